@@ -1,0 +1,66 @@
+"""One asyncpg pool per process, made at start-up after PostgreSQL answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = structlog.get_logger("sportslog.db")
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+UniqueViolation = asyncpg.UniqueViolationError
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns come back as Python objects and go in from them.
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float = 5,
+    wait_seconds: float = 30,
+) -> asyncpg.Pool:
+    """Create the pool, retrying with backoff while PostgreSQL is still starting."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((OSError, asyncpg.CannotConnectNowError)),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        stop=stop_after_delay(wait_seconds),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.info("waiting_for_postgres", attempt=attempt.retry_state.attempt_number)
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=command_timeout,
+                init=_init_connection,
+            )
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A connection outside the pool (LISTEN, advisory locks held for a while)."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    async with pool.acquire(timeout=2) as conn:
+        await conn.fetchval("SELECT 1", timeout=2)
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    return dict(record) if record is not None else {}

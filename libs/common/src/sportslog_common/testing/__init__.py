@@ -1,0 +1,22 @@
+"""Test fixtures shared by every test suite (a pytest plugin loaded by the root conftest).
+
+Real PostgreSQL and RabbitMQ (DESIGN.md §7): each test session gets uniquely named
+databases, exchanges and queues; fakes only for third parties (SMTP here).
+"""
+
+from sportslog_common.testing.helpers import free_port, wait_until
+from sportslog_common.testing.postgres import create_database, postgres_admin_url
+from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names
+from sportslog_common.testing.smtp import SmtpFake, smtp_fake
+
+__all__ = [
+    "BrokerNames",
+    "SmtpFake",
+    "amqp_url",
+    "broker_names",
+    "create_database",
+    "free_port",
+    "postgres_admin_url",
+    "smtp_fake",
+    "wait_until",
+]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from sportslog_common.testing.helpers import free_port, wait_until
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMail] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+class SmtpFake:
+    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._collector = _Collector()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self._controller = Controller(self._collector, hostname=self.host, port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._collector.lock:
+            return list(self._collector.messages)
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.messages if address in m.rcpt_tos]
+
+    async def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> ReceivedMail:
+        """The `count`-th message to `address`, waiting for it up to `timeout` seconds."""
+        mails = await wait_until(
+            lambda: found if len(found := self.to(address)) >= count else None,
+            timeout=timeout,
+            message=f"{count} email(s) to {address}",
+        )
+        return mails[count - 1]
+
+
+@pytest.fixture
+def smtp_fake() -> Iterator[SmtpFake]:
+    fake = SmtpFake()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -1,0 +1,190 @@
+import uuid
+
+import aio_pika
+import pytest
+
+from sportslog_common import bus
+from sportslog_common.events import Envelope, UserEmailVerified
+from sportslog_common.inbox import claim_event
+from sportslog_common.testing import wait_until
+
+ROUTING_KEY = "user.email_verified"
+
+
+@pytest.fixture
+async def connection(amqp_url):
+    conn = await bus.connect(amqp_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def channel(connection, broker_names):
+    broker_names.extra_queues.append(broker_names.queue("probe"))
+    ch = await connection.channel()
+    await bus.declare_topology(
+        ch, broker_names.exchange, broker_names.dead_letter_exchange, {"probe": [ROUTING_KEY]}
+    )
+    return ch
+
+
+@pytest.fixture
+async def publisher(connection, broker_names, channel):
+    p = bus.Publisher(connection, broker_names.exchange)
+    await p.start()
+    yield p
+    await p.close()
+
+
+def envelope() -> Envelope:
+    return Envelope.wrap(UserEmailVerified(user_id=uuid.uuid4()), producer="test")
+
+
+async def start_consumer(connection, broker_names, handler, **kwargs):
+    consumer = bus.Consumer(
+        connection,
+        queue=broker_names.queue("probe"),
+        exchange=broker_names.exchange,
+        dead_letter_exchange=broker_names.dead_letter_exchange,
+        routing_keys=[ROUTING_KEY],
+        handler=handler,
+        backoff_base=0.01,
+        **kwargs,
+    )
+    await consumer.start()
+    return consumer
+
+
+async def dead_letters(channel, broker_names):
+    queue = await channel.get_queue(broker_names.dead_letter_exchange)
+    found = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        found.append(message)
+    return found
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_with_reason(
+    connection, channel, publisher, broker_names
+):
+    attempts = []
+
+    async def always_fails(env: Envelope) -> None:
+        attempts.append(env.id)
+        raise RuntimeError("smtp down")
+
+    consumer = await start_consumer(connection, broker_names, always_fails)
+    try:
+        sent = envelope()
+        await publisher.publish(sent)
+        dead = []
+
+        async def dead_lettered():
+            dead.extend(await dead_letters(channel, broker_names))
+            return dead
+
+        await wait_until(dead_lettered, timeout=15, message="the dead letter")
+        assert len(attempts) == bus.DELIVERY_LIMIT
+        assert set(attempts) == {sent.id}
+        assert dead[0].message_id == str(sent.id)
+        assert "smtp down" in dead[0].headers["x-error"]
+        assert dead[0].headers["x-original-queue"] == broker_names.queue("probe")
+        assert Envelope.model_validate_json(dead[0].body) == sent
+    finally:
+        await consumer.stop()
+    probe = await channel.get_queue(broker_names.queue("probe"))
+    assert await probe.get(fail=False) is None
+
+
+async def test_permanent_error_is_dead_lettered_at_once(
+    connection, channel, publisher, broker_names
+):
+    attempts = []
+
+    async def refuses(env: Envelope) -> None:
+        attempts.append(env.id)
+        raise bus.PermanentError("invalid address")
+
+    consumer = await start_consumer(connection, broker_names, refuses)
+    try:
+        await publisher.publish(envelope())
+        dead = await wait_until(lambda: dead_letters(channel, broker_names), message="dead letter")
+        assert len(attempts) == 1
+        assert dead[0].headers["x-error"] == "permanent: invalid address"
+    finally:
+        await consumer.stop()
+
+
+async def test_unreadable_message_is_dead_lettered(connection, channel, broker_names):
+    handled = []
+
+    async def handler(env: Envelope) -> None:
+        handled.append(env)
+
+    consumer = await start_consumer(connection, broker_names, handler)
+    try:
+        exchange = await channel.get_exchange(broker_names.exchange)
+        await exchange.publish(aio_pika.Message(b"not json"), routing_key=ROUTING_KEY)
+        dead = await wait_until(lambda: dead_letters(channel, broker_names), message="dead letter")
+        assert "unreadable envelope" in dead[0].headers["x-error"]
+        assert handled == []
+    finally:
+        await consumer.stop()
+
+
+async def test_redelivered_event_is_handled_once(
+    connection, channel, publisher, broker_names, pool
+):
+    effects = []
+    seen = []
+
+    async def handler(env: Envelope) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            seen.append(env.id)
+            if await claim_event(conn, env.id, "probe"):
+                effects.append(env.id)
+
+    consumer = await start_consumer(connection, broker_names, handler)
+    try:
+        sent = envelope()
+        other = envelope()
+        for env in (sent, sent, other):  # the broker delivering the same event twice
+            await publisher.publish(env)
+        await wait_until(lambda: len(seen) == 3, message="three deliveries")
+        assert effects == [sent.id, other.id]
+    finally:
+        await consumer.stop()
+
+
+async def test_failure_after_claim_rolls_back_so_the_retry_does_the_work(
+    connection, channel, publisher, broker_names, pool
+):
+    effects = []
+    calls = []
+
+    async def flaky(env: Envelope) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            calls.append(env.id)
+            if await claim_event(conn, env.id, "flaky"):
+                if len(calls) == 1:
+                    raise ConnectionError("transient")
+                effects.append(env.id)
+
+    consumer = await start_consumer(connection, broker_names, flaky)
+    try:
+        sent = envelope()
+        await publisher.publish(sent)
+        await wait_until(lambda: effects, message="the retried effect")
+        assert effects == [sent.id]
+        assert len(calls) == 2
+    finally:
+        await consumer.stop()
+
+
+async def test_unroutable_publish_raises(connection, broker_names, channel):
+    p = bus.Publisher(connection, broker_names.exchange)
+    await p.start()
+    env = Envelope.wrap(UserEmailVerified(user_id=uuid.uuid4()), producer="t")
+    object.__setattr__(env, "type", "nobody.listens")
+    with pytest.raises(aio_pika.exceptions.PublishError):
+        await p.publish(env)
+    await p.close()

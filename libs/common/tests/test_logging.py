@@ -1,0 +1,57 @@
+import json
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI
+
+from sportslog_common.logging import configure_logging, redact
+from sportslog_common.service import build_app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+
+
+def make_logging_app() -> FastAPI:
+    app = build_app("test", _lifespan)
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        structlog.get_logger().info("hello")
+        return {}
+
+    return app
+
+
+def test_redact_hides_secret_keys_recursively():
+    data = {"email": "a@b.c", "password": "hunter2", "nested": {"refresh_token": "x"}}
+    assert redact(data) == {
+        "email": "a@b.c",
+        "password": "[redacted]",
+        "nested": {"refresh_token": "[redacted]"},
+    }
+
+
+def test_json_log_line_has_request_id_and_no_secret(capsys):
+    configure_logging("test", "INFO", "json")
+    with structlog.contextvars.bound_contextvars(request_id="rid-1"):
+        structlog.get_logger().info("login", email="a@b.c", password="hunter2", token="t0k")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["request_id"] == "rid-1"
+    assert line["service"] == "test"
+    assert line["event"] == "login"
+    assert "hunter2" not in json.dumps(line)
+    assert "t0k" not in json.dumps(line)
+
+
+async def test_request_logs_carry_the_request_id(capsys):
+    configure_logging("test", "INFO", "json")
+    transport = httpx.ASGITransport(app=make_logging_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        await client.get("/hello", headers={"X-Request-ID": "rid-42"})
+    lines = [
+        json.loads(x) for x in capsys.readouterr().out.strip().splitlines() if x.startswith("{")
+    ]
+    assert any(line.get("event") == "hello" and line["request_id"] == "rid-42" for line in lines)

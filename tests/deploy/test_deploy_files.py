@@ -1,0 +1,322 @@
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+QUADLETS = DEPLOY / "quadlets"
+
+PORTS = {"gateway": 8000, "auth": 8001, "activities": 8002, "notifier": 8003}
+APPS = tuple(PORTS)
+JWKS_URL = "http://auth:8001/.well-known/jwks.json"
+
+# DESIGN.md §3: what each service must be given.
+COMMON_ENV = {"AMQP_URL", "LOG_LEVEL", "LOG_FORMAT", "PORT"}
+SERVICE_ENV = {
+    "auth": {
+        "DATABASE_URL",
+        "JWT_PRIVATE_KEY_FILE",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "APP_BASE_URL",
+        "TOKEN_HMAC_SECRET",
+        "EVENT_SEAL_KEY",
+        "OAUTH_TOKEN_ENCRYPTION_KEY",
+    },
+    "activities": {"DATABASE_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"},
+    "notifier": {
+        "DATABASE_URL",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_FROM",
+        "SMTP_TLS",
+        "EVENT_SEAL_KEY",
+        "APP_BASE_URL",
+    },
+    "gateway": {"AUTH_URL", "ACTIVITIES_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"},
+}
+SECRET_ENV = {
+    "TOKEN_HMAC_SECRET",
+    "EVENT_SEAL_KEY",
+    "OAUTH_TOKEN_ENCRYPTION_KEY",
+    "POSTGRES_PASSWORD",
+    "RABBITMQ_DEFAULT_PASS",
+    "GF_SECURITY_ADMIN_PASSWORD",
+}
+PUBLISHED = {"gateway", "grafana", "prometheus", "mailpit"}
+
+# DESIGN.md §6.
+METRICS = {
+    "http_requests_total",
+    "sportslog_db_pool_connections",
+    "sportslog_events_published_total",
+    "sportslog_events_consumed_total",
+    "sportslog_outbox_pending",
+    "sportslog_users_registered_total",
+    "sportslog_logins_total",
+    "sportslog_activities_created_total",
+    "sportslog_notifications_total",
+    "sportslog_gateway_auth_failures_total",
+    "sportslog_gateway_rate_limited_total",
+}
+HISTOGRAMS = {"http_request_duration_seconds", "sportslog_gateway_upstream_duration_seconds"}
+ALLOWED_METRICS = METRICS | {h + s for h in HISTOGRAMS for s in ("_bucket", "_count", "_sum")}
+DASHBOARD_MUST_SHOW = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "sportslog_users_registered_total",
+    "sportslog_logins_total",
+    "sportslog_activities_created_total",
+    "sportslog_notifications_total",
+    "sportslog_events_published_total",
+    "sportslog_events_consumed_total",
+    "sportslog_outbox_pending",
+    "sportslog_db_pool_connections",
+    "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+}
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool"}
+PROMQL_WORDS |= {"and", "or", "unless", "offset"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def is_interpolated(value: str) -> bool:
+    return re.fullmatch(r"\$\{[A-Z0-9_]+(:?\?[^}]*)?\}", value) is not None
+
+
+def test_compose_defines_the_stack(compose):
+    expected = {"postgres", "rabbitmq", "mailpit", "prometheus", "grafana", *APPS}
+    assert expected <= set(compose["services"])
+
+
+@pytest.mark.parametrize("svc", APPS)
+def test_compose_app_service(compose, svc):
+    service = compose["services"][svc]
+    build = service["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT
+    assert build["dockerfile"] == f"services/{svc}/Containerfile"
+    assert (ROOT / build["dockerfile"]).is_file()
+
+    env = env_of(service)
+    required = COMMON_ENV | SERVICE_ENV[svc]
+    assert required <= set(env), f"{svc} lacks {sorted(required - set(env))}"
+    assert env["PORT"] == str(PORTS[svc])
+    if "JWKS_URL" in env:
+        assert env["JWKS_URL"] == JWKS_URL
+    assert "healthcheck" in service
+    deps = service["depends_on"]
+    needed = {"rabbitmq"} if svc == "gateway" else {"postgres", "rabbitmq"}
+    for dep in needed:
+        assert deps[dep]["condition"] == "service_healthy"
+
+
+def test_compose_auth_gets_signing_key_as_secret(compose):
+    auth = compose["services"]["auth"]
+    key_file = env_of(auth)["JWT_PRIVATE_KEY_FILE"]
+    mounted = {f"/run/secrets/{s['target']}" for s in auth["secrets"] if isinstance(s, dict)}
+    assert key_file in mounted
+    assert all("file" in s for s in compose["secrets"].values())
+
+
+def test_compose_only_front_services_publish_ports(compose):
+    publishing = {name for name, s in compose["services"].items() if s.get("ports")}
+    assert publishing == PUBLISHED
+
+
+def test_compose_holds_no_secret_values(compose):
+    for name, service in compose["services"].items():
+        for key, value in env_of(service).items():
+            if key in SECRET_ENV:
+                assert is_interpolated(value), f"{name}: {key} must come from the env file"
+            password = re.search(r"://[^:/@]+:([^@]*)@", value)
+            if password:
+                assert is_interpolated(password.group(1)), f"{name}: password in {key}"
+    text = (ROOT / "compose.yaml").read_text()
+    assert not re.search(r"[A-Za-z0-9+/]{40,}={0,2}", text), "key-like literal in compose.yaml"
+
+
+def workspace_members() -> list[str]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = root["tool"]["uv"]["workspace"]["members"]
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for pattern in members
+        for path in ROOT.glob(pattern)
+        if path.is_dir()
+    )
+
+
+def instructions(containerfile: Path) -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", containerfile.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+@pytest.mark.parametrize("svc", APPS)
+def test_containerfile(svc):
+    steps = instructions(ROOT / "services" / svc / "Containerfile")
+    syncs = [arg for op, arg in steps if op == "RUN" and "uv sync" in arg]
+    assert len(syncs) == 2
+    for sync in syncs:
+        assert "--locked" in sync
+        assert "--no-dev" in sync
+        assert f"--package sportslog-{svc}" in sync
+        for member in workspace_members():
+            assert f"source={member}/pyproject.toml" in sync, f"{member} not mounted"
+    assert "--no-install-workspace" in syncs[0]
+    assert "--no-editable" in syncs[1]
+
+    last_from = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
+    runtime = steps[last_from:]
+    assert runtime[0][1].startswith("python:3.11-slim")
+    users = [arg for op, arg in runtime if op == "USER"]
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert ("EXPOSE", str(PORTS[svc])) in runtime
+    assert any(op == "HEALTHCHECK" and "/health" in arg for op, arg in runtime)
+    cmds = [json.loads(arg) for op, arg in runtime if op == "CMD"]
+    assert cmds[-1] == ["python", "-m", f"sportslog_{svc}"]
+
+
+def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        assert current is not None, f"{path.name}: key outside a section"
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}: bad line {line!r}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def values(unit: dict[str, list[tuple[str, str]]], section: str, key: str) -> list[str]:
+    return [v for k, v in unit.get(section, []) if k == key]
+
+
+def test_quadlet_set_is_complete():
+    names = {path.name for path in QUADLETS.iterdir()}
+    containers = ("postgres", "rabbitmq", "prometheus", "grafana", *APPS)
+    assert {f"sportslog-{name}.container" for name in containers} <= names
+    assert "sportslog.network" in names
+    volumes = ("postgres", "rabbitmq", "prometheus", "grafana")
+    assert {f"sportslog-{name}.volume" for name in volumes} <= names
+
+
+@pytest.mark.parametrize("path", sorted(QUADLETS.glob("*.container")), ids=lambda p: p.name)
+def test_quadlet_container(path):
+    unit = parse_unit(path)
+    assert values(unit, "Container", "Image")
+    assert values(unit, "Container", "Network") == ["sportslog.network"]
+    assert values(unit, "Service", "Restart") == ["always"]
+    assert values(unit, "Install", "WantedBy") == ["default.target"]
+    for volume in values(unit, "Container", "Volume"):
+        source = volume.split(":", 1)[0]
+        if source.endswith(".volume"):
+            assert (QUADLETS / source).is_file()
+
+
+@pytest.mark.parametrize("svc", APPS)
+def test_quadlet_app(svc):
+    unit = parse_unit(QUADLETS / f"sportslog-{svc}.container")
+    assert values(unit, "Container", "Image") == [f"localhost/sportslog-{svc}:latest"]
+    health = values(unit, "Container", "HealthCmd")
+    assert health
+    assert f"127.0.0.1:{PORTS[svc]}/health" in health[0]
+    needs = {"rabbitmq"} if svc == "gateway" else {"postgres", "rabbitmq"}
+    for key in ("Requires", "After"):
+        listed = " ".join(values(unit, "Unit", key)).split()
+        assert {f"sportslog-{dep}.service" for dep in needs} <= set(listed)
+    published = values(unit, "Container", "PublishPort")
+    assert bool(published) == (svc == "gateway")
+
+
+def dashboard_exprs(panels: list[dict[str, Any]]) -> list[str]:
+    exprs = []
+    for panel in panels:
+        exprs += [target["expr"] for target in panel.get("targets", []) if "expr" in target]
+        exprs += dashboard_exprs(panel.get("panels", []))
+    return exprs
+
+
+def metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = re.findall(r"(?<![\w$.])([a-zA-Z_:][\w:]*)\b(?!\s*\()", expr)
+    return {name for name in names if name not in PROMQL_WORDS}
+
+
+def test_metric_names_parser():
+    expr = 'histogram_quantile(0.9, sum by (le) (rate(x_bucket{a="b"}[$__rate_interval]))) / y'
+    assert metric_names(expr) == {"x_bucket", "y"}
+
+
+def test_grafana_dashboard():
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/sportslog-overview.json").read_text())
+    assert dashboard["schemaVersion"] == 39
+    assert dashboard["uid"]
+    panels = dashboard["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+
+    datasources = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    uids = {ds["uid"] for ds in datasources["datasources"]}
+    for panel in panels:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] in uids, panel["title"]
+
+    used = set().union(*(metric_names(expr) for expr in dashboard_exprs(panels)))
+    unknown = {m for m in used - ALLOWED_METRICS if not m.startswith("process_")}
+    assert not unknown, f"metrics not in DESIGN.md §6: {sorted(unknown)}"
+    assert used >= DASHBOARD_MUST_SHOW, f"missing {sorted(DASHBOARD_MUST_SHOW - used)}"
+
+
+def test_grafana_dashboard_provider_points_at_mounted_dir(compose):
+    providers = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/dashboards/dashboards.yml").read_text()
+    )
+    paths = {p["options"]["path"] for p in providers["providers"]}
+    mounts = {v.split(":")[1] for v in compose["services"]["grafana"]["volumes"]}
+    assert paths <= mounts
+
+
+def test_prometheus_scrapes_every_service():
+    config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        if job.get("metrics_path", "/metrics") == "/metrics"
+        for group in job.get("static_configs", [])
+        for target in group["targets"]
+    }
+    assert {f"{svc}:{port}" for svc, port in PORTS.items()} <= targets
