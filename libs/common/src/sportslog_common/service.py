@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import uvicorn
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
-from sportslog_common import db, health
+from sportslog_common import bus, db, health
 from sportslog_common.http import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     install_error_handlers,
 )
+from sportslog_common.logging import configure_library_logging
 from sportslog_common.metrics import MetricsMiddleware
+from sportslog_common.migrations import migrate
+from sportslog_common.outbox import OutboxRelay
+from sportslog_common.settings import CommonSettings, DatabaseSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -57,3 +62,61 @@ def rabbitmq_check(connection: AbstractRobustConnection) -> health.ReadyCheck:
             raise ConnectionError("RabbitMQ connection is down")
 
     return check
+
+
+@asynccontextmanager
+async def database(settings: DatabaseSettings, migrations_package: str) -> AsyncIterator[db.Pool]:
+    """The process's pool, with the service's migrations applied before anything runs."""
+    pool = await db.create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+    )
+    try:
+        await migrate(pool, migrations_package)
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def broker(settings: CommonSettings) -> AsyncIterator[AbstractRobustConnection]:
+    """The process's robust connection, with the shared topology declared."""
+    connection = await bus.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        await bus.declare_topology(channel, settings.events_exchange, settings.dead_letter_exchange)
+        await channel.close()
+        yield connection
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def outbox_relay(
+    pool: db.Pool, settings: DatabaseSettings, connection: AbstractRobustConnection
+) -> AsyncIterator[OutboxRelay]:
+    publisher = bus.Publisher(connection, settings.events_exchange)
+    await publisher.start()
+    relay = OutboxRelay(pool, settings.database_url, publisher)
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+        await publisher.close()
+
+
+def serve(app: FastAPI, settings: CommonSettings) -> None:
+    """Run one service process (its `python -m` entry point)."""
+    configure_library_logging()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )

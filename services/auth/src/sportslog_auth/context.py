@@ -1,0 +1,29 @@
+"""What the auth use cases need, built once in the lifespan (STYLE.md §2.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from sportslog_auth.passwords import Passwords
+from sportslog_auth.settings import AuthSettings
+from sportslog_auth.tokens import AccessTokenIssuer
+from sportslog_common.sealing import Sealer
+
+PRODUCER = "auth"
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    settings: AuthSettings
+    pool: asyncpg.Pool
+    passwords: Passwords
+    issuer: AccessTokenIssuer
+    sealer: Sealer
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    user_agent: str | None
+    ip: str | None

@@ -1,0 +1,15 @@
+"""Auth's own error codes (DESIGN.md §4); rendered by libs/common's one handler."""
+
+from sportslog_common.errors import AppError
+
+
+class InvalidCredentials(AppError):
+    status, code, message = 401, "invalid_credentials", "Invalid email or password"
+
+
+class EmailNotVerified(AppError):
+    status, code, message = 403, "email_not_verified", "Email address is not verified"
+
+
+class InvalidOrExpiredToken(AppError):
+    status, code, message = 400, "invalid_or_expired_token", "Token is invalid or has expired"

@@ -1,0 +1,126 @@
+"""Every SQL statement of the auth service; one function per statement, connection first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+Conn = asyncpg.Connection
+
+
+async def find_user_id_by_email(conn: Conn, email: str) -> uuid.UUID | None:
+    user_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM users WHERE email = $1", email)
+    return user_id
+
+
+async def insert_user(conn: Conn, email: str) -> uuid.UUID | None:
+    """None when the email is taken (a concurrent registration won)."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        "INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING RETURNING id", email
+    )
+    return user_id
+
+
+async def insert_profile(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("INSERT INTO profiles (user_id) VALUES ($1)", user_id)
+
+
+async def insert_local_credentials(
+    conn: Conn,
+    user_id: uuid.UUID,
+    password_hash: str,
+    verify_token_hash: str,
+    verify_expires: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO local_credentials (user_id, password_hash, verify_token_hash, verify_expires)
+        VALUES ($1, $2, $3, $4)
+        """,
+        user_id,
+        password_hash,
+        verify_token_hash,
+        verify_expires,
+    )
+
+
+async def get_credentials_state(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT email_verified FROM local_credentials WHERE user_id = $1 FOR UPDATE", user_id
+    )
+
+
+async def set_verify_token(
+    conn: Conn, user_id: uuid.UUID, verify_token_hash: str, verify_expires: datetime
+) -> None:
+    await conn.execute(
+        """
+        UPDATE local_credentials
+        SET verify_token_hash = $2, verify_expires = $3, updated_at = now()
+        WHERE user_id = $1
+        """,
+        user_id,
+        verify_token_hash,
+        verify_expires,
+    )
+
+
+async def consume_verify_token(conn: Conn, verify_token_hash: str) -> asyncpg.Record | None:
+    """Mark the email verified and burn the token; the user, or None if unknown/expired."""
+    return await conn.fetchrow(
+        """
+        WITH verified AS (
+            UPDATE local_credentials
+            SET email_verified = true, verify_token_hash = NULL, verify_expires = NULL,
+                updated_at = now()
+            WHERE verify_token_hash = $1 AND verify_expires > now()
+            RETURNING user_id
+        )
+        SELECT u.id, u.email, u.token_version FROM users u JOIN verified v ON v.user_id = u.id
+        """,
+        verify_token_hash,
+    )
+
+
+async def get_login(conn: Conn, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT u.id, u.email, u.token_version, c.password_hash, c.email_verified
+        FROM users u JOIN local_credentials c ON c.user_id = u.id
+        WHERE u.email = $1
+        """,
+        email,
+    )
+
+
+async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE local_credentials SET password_hash = $2, updated_at = now() WHERE user_id = $1",
+        user_id,
+        password_hash,
+    )
+
+
+async def insert_session(
+    conn: Conn,
+    user_id: uuid.UUID,
+    refresh_token_hash: str,
+    expires_at: datetime,
+    user_agent: str | None,
+    ip: str | None,
+) -> uuid.UUID:
+    session_id: uuid.UUID = await conn.fetchval(
+        """
+        INSERT INTO sessions (user_id, refresh_token_hash, expires_at, user_agent, ip)
+        VALUES ($1, $2, $3, $4, $5)
+        RETURNING id
+        """,
+        user_id,
+        refresh_token_hash,
+        expires_at,
+        user_agent,
+        ip,
+    )
+    return session_id

@@ -1,0 +1,45 @@
+"""Request and response bodies of the auth API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(Body):
+    email: Email
+    password: Password
+
+
+class LoginRequest(Body):
+    email: Email
+    # Not limited to 8 chars here: a short wrong password must still be a 401, not a 422.
+    password: str = Field(min_length=1, max_length=128)
+
+
+class TokenRequest(Body):
+    token: str = Field(min_length=1, max_length=256)
+
+
+class MessageResponse(BaseModel):
+    message: str
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str

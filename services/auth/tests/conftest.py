@@ -1,0 +1,123 @@
+import base64
+import os
+import uuid
+
+import aio_pika
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from sportslog_auth.app import create_app
+from sportslog_auth.keys import generate_private_pem
+from sportslog_auth.settings import AuthSettings
+from sportslog_common.events import Envelope
+from sportslog_common.sealing import Sealer
+from sportslog_common.testing import wait_until
+
+SEAL_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture(scope="session")
+async def auth_db(create_database) -> str:
+    return await create_database("auth")
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keys") / "jwt.pem"
+    path.write_bytes(generate_private_pem())
+    return path
+
+
+@pytest.fixture
+def settings(auth_db, key_file, broker_names, amqp_url) -> AuthSettings:
+    return AuthSettings(
+        database_url=auth_db,
+        amqp_url=amqp_url,
+        events_exchange=broker_names.exchange,
+        dead_letter_exchange=broker_names.dead_letter_exchange,
+        jwt_private_key_file=key_file,
+        jwt_issuer="http://auth.test",
+        jwt_audience="sportslog",
+        token_hmac_secret="h" * 32,
+        event_seal_key=SEAL_KEY,
+        # Cheap argon2 for tests; test_passwords checks the production defaults.
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        argon2_parallelism=1,
+        db_pool_min_size=1,
+        db_pool_max_size=5,
+    )
+
+
+@pytest.fixture
+async def app(settings):
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=30):
+        yield application
+
+
+@pytest.fixture
+async def client(app):
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as c:
+        yield c
+
+
+class NotifierQueue:
+    """Reads what auth published for the notifier, on this test's own queue."""
+
+    def __init__(self, queue) -> None:
+        self.queue = queue
+        self.seen: list[Envelope] = []
+
+    async def wait_for(self, event_type: str, email: str | None = None) -> Envelope:
+        async def probe():
+            while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
+                self.seen.append(Envelope.model_validate_json(message.body))
+            for env in self.seen:
+                if env.type == event_type and (email is None or env.data.get("email") == email):
+                    self.seen.remove(env)
+                    return env
+            return None
+
+        return await wait_until(probe, message=f"{event_type} for {email}")
+
+
+@pytest.fixture
+async def events(app, broker_names):
+    # The app is up, so the topology (and this queue) exists.
+    conn = await aio_pika.connect(app.state.ctx.settings.amqp_url)
+    channel = await conn.channel()
+    queue = await channel.get_queue(broker_names.queue("notifier"))
+    yield NotifierQueue(queue)
+    await conn.close()
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer(SEAL_KEY)
+
+
+@pytest.fixture
+def new_email():
+    def make() -> str:
+        return f"u{uuid.uuid4().hex[:12]}@example.com"
+
+    return make
+
+
+@pytest.fixture
+def signup(client, events, sealer):
+    """Register and verify an account; returns (email, password, token response)."""
+
+    async def run(email: str, password: str = "correct horse") -> dict:
+        r = await client.post("/auth/register", json={"email": email, "password": password})
+        assert r.status_code == 202
+        env = await events.wait_for("user.registered", email)
+        token = sealer.open(env.data["verify_token"])
+        r = await client.post("/auth/verify-email", json={"token": token})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    return run

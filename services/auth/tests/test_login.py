@@ -1,0 +1,109 @@
+import time
+
+import pytest
+
+from sportslog_auth.settings import AuthSettings
+
+
+async def test_login_returns_a_token_response(client, signup, new_email):
+    email = new_email()
+    await signup(email, "correct horse")
+    r = await client.post("/auth/login", json={"email": email.upper(), "password": "correct horse"})
+    assert r.status_code == 200
+    assert set(r.json()) == {"access_token", "token_type", "expires_in", "refresh_token"}
+
+
+async def test_unknown_email_and_wrong_password_look_the_same(client, signup, new_email):
+    email = new_email()
+    await signup(email, "correct horse")
+    wrong = await client.post("/auth/login", json={"email": email, "password": "wrong horse"})
+    unknown = await client.post(
+        "/auth/login", json={"email": new_email(), "password": "wrong horse"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {"error": "Invalid email or password", "code": "invalid_credentials"}
+    )
+
+
+async def test_unknown_email_still_pays_for_a_verify(client, app, new_email):
+    # The dummy verify makes an unknown email cost what a wrong password does.
+    passwords = app.state.ctx.passwords
+    started = time.perf_counter()
+    for _ in range(3):
+        await passwords.verify_dummy("whatever")
+    dummy = (time.perf_counter() - started) / 3
+    started = time.perf_counter()
+    for _ in range(3):
+        await client.post("/auth/login", json={"email": new_email(), "password": "whatever"})
+    unknown = (time.perf_counter() - started) / 3
+    assert unknown >= dummy * 0.5
+
+
+async def test_unverified_account_gets_403_only_with_the_right_password(client, events, new_email):
+    email = new_email()
+    await client.post("/auth/register", json={"email": email, "password": "correct horse"})
+    await events.wait_for("user.registered", email)
+    r = await client.post("/auth/login", json={"email": email, "password": "correct horse"})
+    assert r.status_code == 403
+    assert r.json()["code"] == "email_not_verified"
+    r = await client.post("/auth/login", json={"email": email, "password": "wrong horse"})
+    assert r.status_code == 401
+
+
+async def test_login_rehashes_when_parameters_changed(app, client, signup, new_email):
+    email = new_email()
+    await signup(email, "correct horse")
+    async with app.state.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE local_credentials SET password_hash = $2 WHERE user_id = (SELECT id FROM users WHERE email = $1)",
+            email,
+            # argon2id of "correct horse" with other parameters (t=1, m=32 KiB)
+            await _hash_with(app, "correct horse", memory_kib=32),
+        )
+    r = await client.post("/auth/login", json={"email": email, "password": "correct horse"})
+    assert r.status_code == 200
+    async with app.state.pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT password_hash FROM local_credentials c JOIN users u ON u.id = c.user_id WHERE u.email = $1",
+            email,
+        )
+    assert "m=64," in stored
+
+
+async def _hash_with(app, password, memory_kib):
+    from sportslog_auth.passwords import Passwords
+
+    other = Passwords(1, memory_kib, 1)
+    try:
+        return await other.hash(password)
+    finally:
+        other.close()
+
+
+def test_production_argon2_parameters_are_owasp(monkeypatch):
+    for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM"):
+        monkeypatch.delenv(name, raising=False)
+    fields = AuthSettings.model_fields
+    assert fields["argon2_time_cost"].default == 2
+    assert fields["argon2_memory_kib"].default == 19456
+    assert fields["argon2_parallelism"].default == 1
+
+
+async def test_production_hash_uses_argon2id_with_those_parameters():
+    from sportslog_auth.passwords import Passwords
+
+    passwords = Passwords(2, 19456, 1)
+    try:
+        hashed = await passwords.hash("pw")
+    finally:
+        passwords.close()
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+@pytest.mark.parametrize("password", ["", "x" * 129])
+async def test_login_bad_input(client, password):
+    r = await client.post("/auth/login", json={"email": "a@example.com", "password": password})
+    assert r.status_code == 422
