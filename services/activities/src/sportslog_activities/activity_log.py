@@ -1,0 +1,75 @@
+"""The activity log use cases: create, read, list."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from sportslog_activities import queries
+from sportslog_activities.errors import ActivityNotFound
+from sportslog_activities.pagination import Cursor
+from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
+from sportslog_common.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    activity_type: str | None
+    started_from: datetime | None
+    started_to: datetime | None
+    limit: int
+    offset: int
+    cursor: str | None
+
+
+async def create_activity(
+    pool: asyncpg.Pool, user_id: uuid.UUID, body: ActivityIn, max_device_data_bytes: int
+) -> Activity:
+    if body.device_data is not None:
+        size = len(json.dumps(body.device_data, separators=(",", ":")).encode())
+        if size > max_device_data_bytes:
+            raise ValidationFailed(
+                details=[
+                    {
+                        "field": "body.device_data",
+                        "message": f"device_data is {size} bytes, over {max_device_data_bytes}",
+                    }
+                ]
+            )
+    async with pool.acquire() as conn, conn.transaction():
+        record = await queries.insert_activity(conn, user_id, body.model_dump())
+    return Activity.model_validate(dict(record))
+
+
+async def get_activity(pool: asyncpg.Pool, user_id: uuid.UUID, activity_id: uuid.UUID) -> Activity:
+    async with pool.acquire() as conn:
+        record = await queries.get_activity(conn, user_id, activity_id)
+    if record is None:
+        # Another user's activity is indistinguishable from a missing one.
+        raise ActivityNotFound()
+    return Activity.model_validate(dict(record))
+
+
+async def list_activities(pool: asyncpg.Pool, user_id: uuid.UUID, f: ListFilter) -> ActivityPage:
+    after = Cursor.decode(f.cursor) if f.cursor else None
+    async with pool.acquire() as conn:
+        records = await queries.list_activities(
+            conn,
+            user_id,
+            activity_type=f.activity_type,
+            started_from=f.started_from,
+            started_to=f.started_to,
+            after=(after.started_at, after.id) if after else None,
+            offset=0 if after else f.offset,
+            limit=f.limit + 1,  # one more tells whether a next page exists
+        )
+    items = [Activity.model_validate(dict(r)) for r in records[: f.limit]]
+    next_cursor = None
+    if len(records) > f.limit:
+        last = items[-1]
+        next_cursor = Cursor(last.started_at, last.id).encode()
+    return ActivityPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from sportslog_activities.routes import activities
+from sportslog_activities.settings import ActivitiesSettings
+from sportslog_common.jwt import JwksVerifier
+from sportslog_common.logging import configure_logging
+from sportslog_common.service import broker, build_app, database, postgres_check, rabbitmq_check
+
+
+def create_app(
+    settings: ActivitiesSettings, *, jwks_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`jwks_transport` lets a test serve the JWKS without an auth process."""
+    configure_logging("activities", settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            pool = await stack.enter_async_context(database(settings, "sportslog_activities"))
+            connection = await stack.enter_async_context(broker(settings))
+            http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
+            app.state.settings = settings
+            app.state.pool = pool
+            app.state.verifier = JwksVerifier(
+                settings.jwks_url,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                http=http,
+            )
+            app.state.ready_checks = {
+                "postgres": postgres_check(pool),
+                "rabbitmq": rabbitmq_check(connection),
+            }
+            yield
+
+    app = build_app("activities", lifespan)
+    app.include_router(activities.router)
+    return app

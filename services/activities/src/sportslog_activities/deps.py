@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Header, Request
+
+from sportslog_activities.settings import ActivitiesSettings
+from sportslog_common.errors import InvalidToken
+from sportslog_common.jwt import JwksVerifier, bearer_token
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _settings(request: Request) -> ActivitiesSettings:
+    settings: ActivitiesSettings = request.app.state.settings
+    return settings
+
+
+async def _current_user_id(
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> uuid.UUID:
+    # The gateway verified the token already; we verify again and trust nobody's word.
+    verifier: JwksVerifier = request.app.state.verifier
+    claims = await verifier.verify(bearer_token(authorization))
+    try:
+        return uuid.UUID(claims.sub)
+    except ValueError:
+        raise InvalidToken("Token subject is malformed") from None
+
+
+Db = Annotated[asyncpg.Pool, Depends(_pool)]
+Settings = Annotated[ActivitiesSettings, Depends(_settings)]
+UserId = Annotated[uuid.UUID, Depends(_current_user_id)]

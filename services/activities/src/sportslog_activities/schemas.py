@@ -1,0 +1,46 @@
+"""Request and response bodies of the activities API (DESIGN.md §4, Activities)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+ActivityType = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+Source = Literal["manual", "garmin", "apple", "import"]
+MAX_DURATION_SECS = 7 * 24 * 3600
+
+
+class ActivityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity_type: ActivityType
+    started_at: AwareDatetime
+    duration_secs: int = Field(ge=1, le=MAX_DURATION_SECS)
+    distance_meters: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    calories: int | None = Field(default=None, ge=0, le=1_000_000)
+    notes: str | None = Field(default=None, max_length=10_000)
+    source: Source = "manual"
+    external_id: str | None = Field(default=None, min_length=1, max_length=256)
+    device_data: dict[str, Any] | None = None
+
+
+class Activity(BaseModel):
+    id: uuid.UUID
+    activity_type: str
+    started_at: AwareDatetime
+    duration_secs: int
+    distance_meters: float | None
+    calories: int | None
+    notes: str | None
+    source: Source
+    external_id: str | None
+    device_data: dict[str, Any] | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ActivityPage(BaseModel):
+    items: list[Activity]
+    next_cursor: str | None

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from sportslog_common.settings import DatabaseSettings
+
+
+class ActivitiesSettings(DatabaseSettings):
+    port: int = 8002
+    jwks_url: str = Field(min_length=1)
+    jwt_issuer: str = Field(min_length=1)
+    jwt_audience: str = "sportslog"
+    max_device_data_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
