@@ -44,12 +44,12 @@ class _Collector:
 class SmtpFake:
     """A real SMTP server (aiosmtpd) on a free port that keeps what it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         from aiosmtpd.controller import Controller
 
         self._collector = _Collector()
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self._controller = Controller(self._collector, hostname=self.host, port=self.port)
 
     def start(self) -> None:

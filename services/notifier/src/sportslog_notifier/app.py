@@ -1,0 +1,54 @@
+"""The notifier: a consumer process with `/health`, `/ready` and `/metrics` over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from sportslog_common.bus import CONSUMER_BINDINGS, Consumer, queue_name
+from sportslog_common.logging import configure_logging
+from sportslog_common.sealing import Sealer
+from sportslog_common.service import broker, build_app, database, postgres_check, rabbitmq_check
+from sportslog_notifier.consumers import Notifier
+from sportslog_notifier.rendering import Renderer
+from sportslog_notifier.senders.email import EmailSender, SmtpEmailSender
+from sportslog_notifier.settings import NotifierSettings
+
+
+def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None = None) -> FastAPI:
+    configure_logging("notifier", settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            pool = await stack.enter_async_context(database(settings, "sportslog_notifier"))
+            connection = await stack.enter_async_context(broker(settings))
+            notifier = Notifier(
+                pool=pool,
+                sealer=Sealer(settings.event_seal_key.get_secret_value()),
+                renderer=Renderer(settings.product_name),
+                email_sender=email_sender or SmtpEmailSender(settings),
+                app_base_url=settings.app_base_url,
+            )
+            consumer = Consumer(
+                connection,
+                queue=queue_name(settings.events_exchange, "notifier"),
+                exchange=settings.events_exchange,
+                dead_letter_exchange=settings.dead_letter_exchange,
+                routing_keys=CONSUMER_BINDINGS["notifier"],
+                handler=notifier.handle,
+                prefetch=settings.prefetch,
+            )
+            await consumer.start()
+            # On SIGTERM: stop taking messages and finish the ones in flight.
+            stack.push_async_callback(consumer.stop)
+            app.state.pool = pool
+            app.state.ready_checks = {
+                "postgres": postgres_check(pool),
+                "rabbitmq": rabbitmq_check(connection),
+            }
+            yield
+
+    return build_app("notifier", lifespan)

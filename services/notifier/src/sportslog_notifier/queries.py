@@ -1,0 +1,61 @@
+"""Every SQL statement of the notifier: the delivery log."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+Conn = asyncpg.Connection
+
+
+async def lock_delivery(conn: Conn, event_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT status, claimed_until > now() AS leased FROM deliveries WHERE event_id = $1 "
+        "FOR UPDATE",
+        event_id,
+    )
+
+
+async def claim_delivery(
+    conn: Conn,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    channel: str,
+    destination_masked: str,
+    template: str,
+    lease_seconds: float,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO deliveries (event_id, event_type, channel, destination_masked, template,
+                                status, attempts, claimed_until)
+        VALUES ($1, $2, $3, $4, $5, 'sending', 1, now() + make_interval(secs => $6))
+        ON CONFLICT (event_id) DO UPDATE
+        SET status = 'sending',
+            attempts = deliveries.attempts + 1,
+            claimed_until = EXCLUDED.claimed_until,
+            updated_at = now()
+        """,
+        event_id,
+        event_type,
+        channel,
+        destination_masked,
+        template,
+        lease_seconds,
+    )
+
+
+async def finish_delivery(conn: Conn, event_id: uuid.UUID, status: str, error: str | None) -> None:
+    await conn.execute(
+        """
+        UPDATE deliveries
+        SET status = $2, last_error = $3, claimed_until = NULL, updated_at = now(),
+            sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END
+        WHERE event_id = $1
+        """,
+        event_id,
+        status,
+        error,
+    )

@@ -1,0 +1,62 @@
+"""Email over SMTP with aiosmtplib (none / STARTTLS / implicit TLS, optional auth)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Protocol
+
+import aiosmtplib
+
+from sportslog_notifier.rendering import RenderedEmail
+from sportslog_notifier.settings import NotifierSettings
+
+
+class PermanentSendError(Exception):
+    """The server refused this message for good (5xx): retrying cannot help."""
+
+
+class EmailSender(Protocol):
+    async def send(self, to: str, email: RenderedEmail) -> None: ...
+
+
+def build_message(sender: str, to: str, email: RenderedEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class SmtpEmailSender:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self._settings = settings
+
+    async def send(self, to: str, email: RenderedEmail) -> None:
+        s = self._settings
+        message = build_message(s.smtp_from, to, email)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_user,
+                password=s.smtp_pass.get_secret_value() if s.smtp_pass else None,
+                use_tls=s.smtp_tls == "tls",
+                start_tls=True if s.smtp_tls == "starttls" else False,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            if all(500 <= c < 600 for c in codes):
+                raise PermanentSendError(f"recipient refused ({codes})") from exc
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentSendError(f"SMTP {exc.code}") from exc
+            raise

@@ -1,0 +1,78 @@
+import base64
+import os
+
+import aio_pika
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from sportslog_common import bus
+from sportslog_common.sealing import Sealer
+from sportslog_common.testing import SmtpFake, free_port
+from sportslog_notifier.app import create_app
+from sportslog_notifier.settings import NotifierSettings
+
+SEAL_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture(scope="session")
+async def notifier_db(create_database) -> str:
+    return await create_database("notifier")
+
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def settings(notifier_db, broker_names, amqp_url, smtp_port) -> NotifierSettings:
+    return NotifierSettings(
+        database_url=notifier_db,
+        amqp_url=amqp_url,
+        events_exchange=broker_names.exchange,
+        dead_letter_exchange=broker_names.dead_letter_exchange,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_from="sports-log <no-reply@sportslog.example>",
+        event_seal_key=SEAL_KEY,
+        app_base_url="https://app.example",
+        db_pool_min_size=1,
+        db_pool_max_size=5,
+    )
+
+
+@pytest.fixture
+def smtp(smtp_port):
+    fake = SmtpFake(port=smtp_port)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def app(settings):
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        yield application
+
+
+@pytest.fixture
+async def client(app):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as c:
+        yield c
+
+
+@pytest.fixture
+async def publisher(app, amqp_url, broker_names):
+    connection = await aio_pika.connect_robust(amqp_url)
+    p = bus.Publisher(connection, broker_names.exchange)
+    await p.start()
+    yield p
+    await connection.close()
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer(SEAL_KEY)
