@@ -28,7 +28,8 @@ async def test_create_then_get(client, user):
     assert r.status_code == 201, r.text
     created = r.json()
     assert r.headers["location"] == f"/activities/{created['id']}"
-    assert created["source"] == "manual" and created["device_data"] == {"hr": [120, 130]}
+    assert created["source"] == "manual"
+    assert created["device_data"] == {"hr": [120, 130]}
     assert set(created) == {
         "id",
         "activity_type",

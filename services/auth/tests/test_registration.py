@@ -26,7 +26,8 @@ async def test_register_publishes_a_sealed_verification_token(
         hashed = await conn.fetchval(
             "SELECT password_hash FROM local_credentials WHERE user_id = $1", data.user_id
         )
-    assert stored != token and len(stored) == 64  # SHA-256 hex, never the token
+    assert stored != token
+    assert len(stored) == 64
     assert hashed.startswith("$argon2id$")
 
 
@@ -41,13 +42,15 @@ async def test_verify_email_returns_tokens_and_burns_the_token(
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
-    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "EdDSA"
     jwks = (await client.get("/.well-known/jwks.json")).json()
     assert header["kid"] in {k["kid"] for k in jwks["keys"]}
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
-    assert claims["email"] == email and claims["ver"] == 0
+    assert claims["email"] == email
+    assert claims["ver"] == 0
     assert claims["sub"] == env.data["user_id"]
     async with app.state.pool.acquire() as conn:
         sid = await conn.fetchval(

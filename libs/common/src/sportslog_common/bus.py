@@ -251,7 +251,7 @@ class Consumer:
             await self._dead_letter(message, f"unreadable envelope: {exc.error_count()} errors")
             EVENTS_CONSUMED.labels(self.queue_name, event_type, "dead").inc()
             return
-        attempt = int((message.headers or {}).get("x-delivery-count") or 0) + 1
+        attempt = _delivery_count(message) + 1
         bound = structlog.contextvars.bound_contextvars(
             event_id=str(envelope.id), event_type=envelope.type, request_id=envelope.request_id
         )
@@ -306,3 +306,9 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+def _delivery_count(message: AbstractIncomingMessage) -> int:
+    """How often a quorum queue delivered this message before (0 the first time)."""
+    value = (message.headers or {}).get("x-delivery-count")
+    return value if isinstance(value, int) else 0

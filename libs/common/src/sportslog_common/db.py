@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import structlog
@@ -11,12 +11,20 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 log = structlog.get_logger("sportslog.db")
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    # What `pool.acquire()` yields and what `asyncpg.connect()` returns: queries take either.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
+Record = asyncpg.Record
 UniqueViolation = asyncpg.UniqueViolationError
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: Connection) -> None:
     # JSON columns come back as Python objects and go in from them.
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -29,7 +37,7 @@ async def create_pool(
     max_size: int = 10,
     command_timeout: float = 5,
     wait_seconds: float = 30,
-) -> asyncpg.Pool:
+) -> Pool:
     """Create the pool, retrying with backoff while PostgreSQL is still starting."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type((OSError, asyncpg.CannotConnectNowError)),
@@ -40,7 +48,7 @@ async def create_pool(
         with attempt:
             if attempt.retry_state.attempt_number > 1:
                 log.info("waiting_for_postgres", attempt=attempt.retry_state.attempt_number)
-            pool: asyncpg.Pool = await asyncpg.create_pool(
+            pool: Pool = await asyncpg.create_pool(
                 dsn,
                 min_size=min_size,
                 max_size=max_size,
@@ -50,14 +58,14 @@ async def create_pool(
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
+async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     """A connection outside the pool (LISTEN, advisory locks held for a while)."""
-    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
 
 
-async def ping(pool: asyncpg.Pool) -> None:
+async def ping(pool: Pool) -> None:
     async with pool.acquire(timeout=2) as conn:
         await conn.fetchval("SELECT 1", timeout=2)
 

@@ -51,9 +51,9 @@ class ValidationFailed(AppError):
 class InvalidToken(AppError):
     status, code, message = 401, "invalid_token", "Missing, invalid or expired token"
 
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str | None = None, *, reason: str = "invalid") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+        self.reason = reason  # a bounded label for metrics, never shown to clients
 
 
 class NotFound(AppError):

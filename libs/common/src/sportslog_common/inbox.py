@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
+from sportslog_common.db import Connection
 
 
-async def claim_event(conn: asyncpg.Connection, event_id: uuid.UUID, consumer: str) -> bool:
+async def claim_event(conn: Connection, event_id: uuid.UUID, consumer: str) -> bool:
     """True the first time this consumer sees `event_id`, False on a redelivery."""
     inserted = await conn.fetchval(
         """

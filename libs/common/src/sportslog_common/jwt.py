@@ -47,7 +47,7 @@ class AccessClaims:
                 iat=int(payload["iat"]),
             )
         except (KeyError, TypeError, ValueError):
-            raise InvalidToken("Token claims are malformed") from None
+            raise InvalidToken("Token claims are malformed", reason="malformed") from None
 
 
 class JwksVerifier:
@@ -77,10 +77,10 @@ class JwksVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise InvalidToken("Token is malformed") from None
+            raise InvalidToken("Token is malformed", reason="malformed") from None
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
-            raise InvalidToken("Token algorithm or key id is not accepted")
+            raise InvalidToken("Token algorithm or key id is not accepted", reason="algorithm")
         key = await self._key(kid)
         try:
             payload = jwt.decode(
@@ -93,12 +93,12 @@ class JwksVerifier:
                 options={"require": REQUIRED_CLAIMS, "strict_aud": True},
             )
         except jwt.ExpiredSignatureError:
-            raise InvalidToken("Token has expired") from None
+            raise InvalidToken("Token has expired", reason="expired") from None
         except jwt.PyJWTError:
-            raise InvalidToken("Token is invalid") from None
+            raise InvalidToken("Token is invalid", reason="invalid") from None
         claims = AccessClaims.from_payload(payload)
         if claims.exp - claims.iat > self._max_lifetime + self._leeway:
-            raise InvalidToken("Token lifetime is too long")
+            raise InvalidToken("Token lifetime is too long", reason="lifetime")
         return claims
 
     async def _key(self, kid: str) -> Any:
@@ -114,7 +114,7 @@ class JwksVerifier:
                     self._next_fetch_allowed = time.monotonic() + self._refetch_interval
         key = self._keys.get(kid)
         if key is None:
-            raise InvalidToken("Token was signed by an unknown key")
+            raise InvalidToken("Token was signed by an unknown key", reason="unknown_key")
         return key
 
     async def _refresh(self) -> None:
@@ -135,8 +135,8 @@ class JwksVerifier:
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise InvalidToken("Missing bearer token")
+        raise InvalidToken("Missing bearer token", reason="missing")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("Missing bearer token")
+        raise InvalidToken("Missing bearer token", reason="missing")
     return token.strip()

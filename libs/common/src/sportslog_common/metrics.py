@@ -66,6 +66,10 @@ class MetricsMiddleware:
 
 
 def _route_template(scope: Scope) -> str:
+    # A catch-all (the gateway's proxy) names its own template in the scope state.
+    override = scope.get("state", {}).get("route_template")
+    if override:
+        return str(override)
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else UNMATCHED_ROUTE

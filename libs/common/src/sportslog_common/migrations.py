@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 
-import asyncpg
 import structlog
+
+from sportslog_common.db import Connection, Pool
 
 log = structlog.get_logger("sportslog.migrations")
 
@@ -55,7 +56,7 @@ def load_migrations(source: Traversable | str) -> list[Migration]:
     return found
 
 
-async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def apply_migrations(conn: Connection, migrations: list[Migration]) -> list[str]:
     """Apply what is missing; return the names applied. Safe to run from many replicas."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY, timeout=120)
     try:
@@ -97,6 +98,6 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
-async def migrate(pool: asyncpg.Pool, package: str) -> list[str]:
+async def migrate(pool: Pool, package: str) -> list[str]:
     async with pool.acquire() as conn:
         return await apply_migrations(conn, load_migrations(package))

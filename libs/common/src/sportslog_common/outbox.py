@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-import asyncpg
 import structlog
 from aio_pika.exceptions import PublishError
 
 from sportslog_common import db
 from sportslog_common.bus import Publisher
+from sportslog_common.db import Connection, Pool
 from sportslog_common.events import Envelope, EventData
 from sportslog_common.metrics import OUTBOX_PENDING
 
@@ -30,7 +30,7 @@ BATCH_SIZE = 100
 
 
 async def write_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     data: EventData,
     *,
     producer: str,
@@ -49,13 +49,13 @@ async def write_event(
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, dsn: str, publisher: Publisher) -> None:
+    def __init__(self, pool: Pool, dsn: str, publisher: Publisher) -> None:
         self._pool = pool
         self._dsn = dsn
         self._publisher = publisher
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: Connection | None = None
         self._stopping = False
 
     async def start(self) -> None:

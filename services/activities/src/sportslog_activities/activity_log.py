@@ -7,12 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from sportslog_activities import queries
 from sportslog_activities.errors import ActivityNotFound
 from sportslog_activities.pagination import Cursor
 from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
+from sportslog_common.db import Pool
 from sportslog_common.errors import ValidationFailed
 
 
@@ -27,7 +26,7 @@ class ListFilter:
 
 
 async def create_activity(
-    pool: asyncpg.Pool, user_id: uuid.UUID, body: ActivityIn, max_device_data_bytes: int
+    pool: Pool, user_id: uuid.UUID, body: ActivityIn, max_device_data_bytes: int
 ) -> Activity:
     if body.device_data is not None:
         size = len(json.dumps(body.device_data, separators=(",", ":")).encode())
@@ -45,7 +44,7 @@ async def create_activity(
     return Activity.model_validate(dict(record))
 
 
-async def get_activity(pool: asyncpg.Pool, user_id: uuid.UUID, activity_id: uuid.UUID) -> Activity:
+async def get_activity(pool: Pool, user_id: uuid.UUID, activity_id: uuid.UUID) -> Activity:
     async with pool.acquire() as conn:
         record = await queries.get_activity(conn, user_id, activity_id)
     if record is None:
@@ -54,7 +53,7 @@ async def get_activity(pool: asyncpg.Pool, user_id: uuid.UUID, activity_id: uuid
     return Activity.model_validate(dict(record))
 
 
-async def list_activities(pool: asyncpg.Pool, user_id: uuid.UUID, f: ListFilter) -> ActivityPage:
+async def list_activities(pool: Pool, user_id: uuid.UUID, f: ListFilter) -> ActivityPage:
     after = Cursor.decode(f.cursor) if f.cursor else None
     async with pool.acquire() as conn:
         records = await queries.list_activities(

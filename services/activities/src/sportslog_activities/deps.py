@@ -3,16 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, Header, Request
 
 from sportslog_activities.settings import ActivitiesSettings
+from sportslog_common.db import Pool
 from sportslog_common.errors import InvalidToken
 from sportslog_common.jwt import JwksVerifier, bearer_token
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
+def _pool(request: Request) -> Pool:
+    pool: Pool = request.app.state.pool
     return pool
 
 
@@ -33,6 +33,6 @@ async def _current_user_id(
         raise InvalidToken("Token subject is malformed") from None
 
 
-Db = Annotated[asyncpg.Pool, Depends(_pool)]
+Db = Annotated[Pool, Depends(_pool)]
 Settings = Annotated[ActivitiesSettings, Depends(_settings)]
 UserId = Annotated[uuid.UUID, Depends(_current_user_id)]

@@ -8,14 +8,14 @@ from typing import Any
 
 import asyncpg
 
-Conn = asyncpg.Connection
+from sportslog_common.db import Connection as Conn
 
 COLUMNS = """id, activity_type, started_at, duration_secs, distance_meters, calories, notes,
     source, external_id, device_data, created_at, updated_at"""
 
 
 async def insert_activity(conn: Conn, user_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record:
-    record: asyncpg.Record = await conn.fetchrow(
+    record = await conn.fetchrow(
         f"""
         INSERT INTO activities (user_id, activity_type, started_at, duration_secs,
             distance_meters, calories, notes, source, external_id, device_data)
@@ -33,6 +33,7 @@ async def insert_activity(conn: Conn, user_id: uuid.UUID, fields: dict[str, Any]
         fields["external_id"],
         fields["device_data"],
     )
+    assert record is not None  # INSERT ... RETURNING always returns the row
     return record
 
 

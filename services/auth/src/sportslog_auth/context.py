@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
 from sportslog_auth.passwords import Passwords
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.tokens import AccessTokenIssuer
+from sportslog_common.db import Pool
 from sportslog_common.sealing import Sealer
 
 PRODUCER = "auth"
@@ -17,7 +16,7 @@ PRODUCER = "auth"
 @dataclass(frozen=True)
 class AuthContext:
     settings: AuthSettings
-    pool: asyncpg.Pool
+    pool: Pool
     passwords: Passwords
     issuer: AccessTokenIssuer
     sealer: Sealer

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
-class KeyError_(ValueError):
+class SigningKeyError(ValueError):
     pass
 
 
@@ -51,9 +51,11 @@ def _load_private(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
-        raise KeyError_(f"JWT_PRIVATE_KEY_FILE {path}: cannot read a PEM private key ({exc})")
+        raise SigningKeyError(
+            f"JWT_PRIVATE_KEY_FILE {path}: cannot read a PEM private key ({exc})"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"JWT_PRIVATE_KEY_FILE {path}: not an Ed25519 key")
+        raise SigningKeyError(f"JWT_PRIVATE_KEY_FILE {path}: not an Ed25519 key")
     return key
 
 
@@ -64,7 +66,7 @@ def _load_public(path: Path) -> Ed25519PublicKey:
     except ValueError:
         key = serialization.load_pem_private_key(data, password=None).public_key()
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyError_(f"JWT_PREVIOUS_PUBLIC_KEY_FILES {path}: not an Ed25519 key")
+        raise SigningKeyError(f"JWT_PREVIOUS_PUBLIC_KEY_FILES {path}: not an Ed25519 key")
     return key
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-Conn = asyncpg.Connection
+from sportslog_common.db import Connection as Conn
 
 
 async def find_user_id_by_email(conn: Conn, email: str) -> uuid.UUID | None:

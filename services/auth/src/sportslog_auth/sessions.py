@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
 from sportslog_auth import queries
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.tokens import hash_token, random_token
+from sportslog_common.db import Connection
 
 
 async def start_session(
-    conn: asyncpg.Connection,
+    conn: Connection,
     ctx: AuthContext,
     client: ClientInfo,
     *,

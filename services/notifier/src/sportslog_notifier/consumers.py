@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import asyncpg
 import structlog
 from pydantic import ValidationError
 
 from sportslog_common.bus import PermanentError
+from sportslog_common.db import Pool
 from sportslog_common.events import (
     Envelope,
     EventData,
@@ -36,7 +36,7 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Notifier:
-    pool: asyncpg.Pool
+    pool: Pool
     sealer: Sealer
     renderer: Renderer
     email_sender: EmailSender

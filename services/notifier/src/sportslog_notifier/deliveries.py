@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
-import asyncpg
-
+from sportslog_common.db import Pool
 from sportslog_notifier import queries
 from sportslog_notifier.metrics import NOTIFICATIONS
 
@@ -51,7 +50,7 @@ def mask(destination: str) -> str:
     return destination[:3] + "*" * max(0, len(destination) - 7) + destination[-4:]
 
 
-async def claim(pool: asyncpg.Pool, delivery: Delivery) -> Claim:
+async def claim(pool: Pool, delivery: Delivery) -> Claim:
     async with pool.acquire() as conn, conn.transaction():
         row = await queries.lock_delivery(conn, delivery.event_id)
         if row is not None and row["status"] in FINAL_STATUSES:
@@ -70,9 +69,7 @@ async def claim(pool: asyncpg.Pool, delivery: Delivery) -> Claim:
     return Claim.CLAIMED
 
 
-async def finish(
-    pool: asyncpg.Pool, delivery: Delivery, status: str, error: str | None = None
-) -> None:
+async def finish(pool: Pool, delivery: Delivery, status: str, error: str | None = None) -> None:
     async with pool.acquire() as conn:
         await queries.finish_delivery(
             conn, delivery.event_id, status, error[:500] if error else None

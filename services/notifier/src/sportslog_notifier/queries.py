@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-Conn = asyncpg.Connection
+from sportslog_common.db import Connection as Conn
 
 
 async def lock_delivery(conn: Conn, event_id: uuid.UUID) -> asyncpg.Record | None:

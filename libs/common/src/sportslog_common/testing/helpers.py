@@ -29,7 +29,7 @@ async def wait_until(
         if isinstance(result, Awaitable):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)

@@ -48,7 +48,7 @@ class SmtpEmailSender:
                 username=s.smtp_user,
                 password=s.smtp_pass.get_secret_value() if s.smtp_pass else None,
                 use_tls=s.smtp_tls == "tls",
-                start_tls=True if s.smtp_tls == "starttls" else False,
+                start_tls=s.smtp_tls == "starttls",
                 timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:

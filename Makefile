@@ -1,0 +1,41 @@
+# sports-log: `make dev` runs the whole system, `make test` passes the tests.
+SHELL := /bin/bash
+UV ?= uv
+export UV_LINK_MODE ?= copy
+
+.PHONY: sync dev test lint format e2e bench up down clean
+
+sync:
+	@command -v $(UV) >/dev/null || { echo "uv is missing: pip install uv (or see README)"; exit 1; }
+	$(UV) sync --all-packages --locked
+
+dev: sync
+	$(UV) run --no-sync python scripts/dev.py
+
+lint: sync
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync ruff format --check .
+	$(UV) run --no-sync mypy
+	$(UV) run --no-sync python scripts/check_architecture.py
+
+test: lint
+	$(UV) run --no-sync pytest
+
+format: sync
+	$(UV) run --no-sync ruff format .
+	$(UV) run --no-sync ruff check --fix .
+
+e2e: sync
+	$(UV) run --no-sync pytest tests/e2e
+
+bench: sync
+	$(UV) run --no-sync python bench/run.py
+
+up:
+	docker compose --env-file deploy/secrets.env up --build
+
+down:
+	docker compose --env-file deploy/secrets.env down
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

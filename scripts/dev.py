@@ -1,0 +1,206 @@
+"""`make dev`: the whole system on this machine, in the foreground, until Ctrl-C.
+
+Needs PostgreSQL and RabbitMQ (POSTGRES_URL / AMQP_URL, defaults below). Creates the
+databases and, once, the dev signing key and secrets under var/; an exported variable
+always wins over them. Mail goes to a local SMTP sink that writes var/mail/*.eml, unless
+SMTP_HOST is exported (then to that server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sportslog_common import devstack
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PORTS = {"gateway": 8000, "auth": 8001, "activities": 8002, "notifier": 8003}
+SINK_PORT = 1025
+# Settings an operator may export to change the dev defaults (DESIGN.md §3).
+OVERRIDABLE_PREFIXES = (
+    "SMTP_",
+    "TWILIO_",
+    "ARGON2_",
+    "RATE_LIMIT_",
+    "GOOGLE_",
+    "FACEBOOK_",
+    "DISCORD_",
+    "OIDC_",
+    "LOGIN_MAX_",
+)
+OVERRIDABLE = {
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "APP_BASE_URL",
+    "CORS_ORIGINS",
+    "TRUSTED_PROXIES",
+    "ACCESS_TOKEN_TTL_SECONDS",
+    "REFRESH_TOKEN_TTL_SECONDS",
+    "UPSTREAM_TIMEOUT_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_IMPORT_BYTES",
+    "MAX_DEVICE_DATA_BYTES",
+    "JWT_PREVIOUS_PUBLIC_KEY_FILES",
+    "OAUTH_TOKEN_ENCRYPTION_KEY",
+}
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 3
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def check_servers() -> None:
+    problems = []
+    if not reachable(POSTGRES_URL, 5432):
+        problems.append(
+            f"PostgreSQL is not reachable at {_safe(POSTGRES_URL)} (POSTGRES_URL).\n"
+            "    Start it, e.g.: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    if not reachable(AMQP_URL, 5672):
+        problems.append(
+            f"RabbitMQ is not reachable at {_safe(AMQP_URL)} (AMQP_URL).\n"
+            "    Start it, e.g.: rabbitmq-server -detached"
+        )
+    if problems:
+        print("make dev cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _safe(url: str) -> str:
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def dev_secrets() -> dict[str, str]:
+    """var/dev.env, generated once; exported variables win over it."""
+    path = VAR / "dev.env"
+    if not path.exists():
+
+        def key() -> str:
+            return base64.b64encode(os.urandom(32)).decode()
+
+        path.write_text(
+            f"TOKEN_HMAC_SECRET={base64.urlsafe_b64encode(os.urandom(48)).decode()}\n"
+            f"EVENT_SEAL_KEY={key()}\nOAUTH_TOKEN_ENCRYPTION_KEY={key()}\n"
+        )
+        path.chmod(0o600)
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {name: os.environ.get(name, value) for name, value in values.items()}
+
+
+def signing_key() -> Path:
+    exported = os.environ.get("JWT_PRIVATE_KEY_FILE")
+    if exported:
+        return Path(exported)
+    path = VAR / "jwt_ed25519.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    return path
+
+
+class MailDirSink:
+    """The dev mail sink: every message received becomes var/mail/<time>-<n>.eml."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.count += 1
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{self.count:04d}.eml"
+        (self.folder / name).write_bytes(envelope.content)
+        subject = BytesParser(policy=default_policy).parsebytes(envelope.content)["Subject"]
+        print(f"[mail] {', '.join(envelope.rcpt_tos)}: {subject} -> var/mail/{name}", flush=True)
+        return "250 Message accepted for delivery"
+
+
+async def main() -> None:
+    started = time.monotonic()
+    check_servers()
+    (VAR / "mail").mkdir(parents=True, exist_ok=True)
+    secrets = dev_secrets()
+    extra = {
+        k: v
+        for k, v in os.environ.items()
+        if k in OVERRIDABLE or k.startswith(OVERRIDABLE_PREFIXES)
+    }
+    extra.setdefault("OAUTH_TOKEN_ENCRYPTION_KEY", secrets["OAUTH_TOKEN_ENCRYPTION_KEY"])
+    sink = None
+    if "SMTP_HOST" not in os.environ:
+        from aiosmtpd.controller import Controller
+
+        sink = Controller(MailDirSink(VAR / "mail"), hostname="127.0.0.1", port=SINK_PORT)
+        sink.start()
+    stack = devstack.Stack(
+        postgres_url=POSTGRES_URL,
+        amqp_url=AMQP_URL,
+        ports=PORTS,
+        key_file=signing_key(),
+        token_hmac_secret=secrets["TOKEN_HMAC_SECRET"],
+        event_seal_key=secrets["EVENT_SEAL_KEY"],
+        smtp_port=SINK_PORT,
+        app_base_url=os.environ.get("APP_BASE_URL", "http://localhost:8000"),
+        jwt_issuer=os.environ.get("JWT_ISSUER", "http://localhost:8000"),
+        extra_env=extra,
+    )
+    await devstack.create_databases(stack)
+    processes = devstack.start(stack)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_event.set)
+    try:
+        await devstack.wait_ready(stack, processes, timeout=90)
+        print(
+            f"\nsports-log is up in {time.monotonic() - started:.1f}s: "
+            f"gateway http://127.0.0.1:{PORTS['gateway']}  (Ctrl-C stops everything)\n"
+            f"  mail -> {'var/mail/' if sink else os.environ['SMTP_HOST']}\n",
+            flush=True,
+        )
+        while not stop_event.is_set():
+            dead = [name for name, p in processes.items() if p.poll() is not None]
+            if dead:
+                print(f"{', '.join(dead)} exited; stopping.", file=sys.stderr)
+                raise SystemExit(1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), timeout=1)
+    finally:
+        devstack.stop(processes)
+        if sink is not None:
+            sink.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from sportslog_common.errors import NotFound
+from sportslog_common.jwt import JwksVerifier
+from sportslog_common.logging import configure_logging
+from sportslog_common.service import broker, build_app, rabbitmq_check
+from sportslog_gateway import proxy
+from sportslog_gateway.auth import require_token
+from sportslog_gateway.settings import GatewaySettings
+from sportslog_gateway.upstreams import route_for
+
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(
+    settings: GatewaySettings, *, jwks_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    upstream_urls = {"auth": settings.auth_url, "activities": settings.activities_url}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            connection = await stack.enter_async_context(broker(settings))
+            session = proxy.create_session()
+            stack.push_async_callback(session.close)
+            http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
+            app.state.session = session
+            app.state.verifier = JwksVerifier(
+                settings.jwks_url,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                http=http,
+            )
+            app.state.ready_checks = {"rabbitmq": rabbitmq_check(connection)}
+            yield
+
+    app = build_app(
+        "gateway",
+        lifespan,
+        max_body_bytes=settings.max_body_bytes,
+        body_limit_overrides={"/activities/import": settings.max_import_bytes},
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
+    async def gateway(request: Request) -> Response:
+        route = route_for(request.url.path)
+        if route is None:
+            raise NotFound()
+        request.scope.setdefault("state", {})["route_template"] = route.template
+        if route.protected:
+            await require_token(request.app.state.verifier, request)
+        client_ip = request.client.host if request.client else "unknown"
+        return await proxy.forward(
+            request.app.state.session,
+            request,
+            upstream_name=route.upstream,
+            base_url=upstream_urls[route.upstream],
+            client_ip=client_ip,
+            timeout=settings.upstream_timeout_seconds,
+        )
+
+    return app

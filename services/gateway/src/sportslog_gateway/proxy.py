@@ -1,0 +1,104 @@
+"""Forwarding one request upstream through the process's pooled aiohttp session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from fastapi import Request
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from sportslog_common.errors import UpstreamTimeout, UpstreamUnavailable
+from sportslog_common.http import request_id_of
+from sportslog_gateway.metrics import UPSTREAM_DURATION
+
+# RFC 9110 §7.6.1 hop-by-hop headers, plus the ones the gateway sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-request-id",
+    }
+)
+RESPONSE_SKIP = frozenset({*HOP_BY_HOP - {"content-length"}, "server", "date"})
+
+
+def create_session(limit: int = 100, connect_timeout: float = 1.0) -> aiohttp.ClientSession:
+    """One per process, made in the lifespan (DESIGN.md §8)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=30),
+        timeout=aiohttp.ClientTimeout(connect=connect_timeout),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+    )
+
+
+def _forward_headers(request: Request, client_ip: str) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    # The gateway is the trust boundary: it states who the client is, it doesn't relay claims.
+    headers["X-Forwarded-For"] = client_ip
+    headers["X-Forwarded-Proto"] = request.url.scheme
+    headers["X-Request-ID"] = request_id_of(request)
+    return headers
+
+
+async def forward(
+    session: aiohttp.ClientSession,
+    request: Request,
+    *,
+    upstream_name: str,
+    base_url: str,
+    client_ip: str,
+    timeout: float,
+) -> StreamingResponse:
+    url = base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    body = await request.body()
+    started = time.perf_counter()
+    try:
+        upstream = await session.request(
+            request.method,
+            url,
+            headers=_forward_headers(request, client_ip),
+            data=body or None,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=1.0),
+        )
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        raise UpstreamTimeout(f"{upstream_name} did not answer in time") from None
+    except aiohttp.ClientError:
+        raise UpstreamUnavailable(f"{upstream_name} is unavailable") from None
+    finally:
+        UPSTREAM_DURATION.labels(upstream_name).observe(time.perf_counter() - started)
+
+    response = StreamingResponse(
+        _stream(upstream),
+        status_code=upstream.status,
+        background=BackgroundTask(upstream.release),
+    )
+    # raw_headers keeps repeated headers (Set-Cookie) as they came.
+    response.raw_headers.extend(
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in upstream.headers.items()
+        if k.lower() not in RESPONSE_SKIP
+    )
+    return response
+
+
+async def _stream(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async for chunk in upstream.content.iter_any():
+        yield chunk

@@ -1,0 +1,39 @@
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from sportslog_common.testing import free_port
+from sportslog_common.testing.tokens import TokenMint
+from sportslog_gateway.app import create_app
+from sportslog_gateway.settings import GatewaySettings
+
+
+@pytest.fixture(scope="session")
+def mint() -> TokenMint:
+    return TokenMint()
+
+
+@pytest.fixture
+def settings(amqp_url, broker_names, mint) -> GatewaySettings:
+    # Upstreams on ports nobody listens on: these tests never need one to answer.
+    return GatewaySettings(
+        amqp_url=amqp_url,
+        events_exchange=broker_names.exchange,
+        dead_letter_exchange=broker_names.dead_letter_exchange,
+        auth_url=f"http://127.0.0.1:{free_port()}",
+        activities_url=f"http://127.0.0.1:{free_port()}",
+        jwks_url="http://auth.test/.well-known/jwks.json",
+        jwt_issuer=mint.issuer,
+        jwt_audience=mint.audience,
+        max_body_bytes=2048,
+        max_import_bytes=8192,
+    )
+
+
+@pytest.fixture
+async def client(settings, mint):
+    app = create_app(settings, jwks_transport=mint.transport())
+    async with LifespanManager(app, startup_timeout=30):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+            yield c

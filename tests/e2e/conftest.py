@@ -1,0 +1,107 @@
+"""Starts the four services as real processes on free ports, with real PostgreSQL and
+RabbitMQ, the SMTP fake as the mail server, and drives them through the gateway only."""
+
+import base64
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sportslog_common import devstack
+from sportslog_common.bus import CONSUMER_BINDINGS, queue_name
+from sportslog_common.testing import SmtpFake, free_port
+from sportslog_common.testing.rabbitmq import new_broker_names
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    fake = SmtpFake()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def signing_key(tmp_path_factory) -> tuple[Path, Ed25519PrivateKey]:
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path_factory.mktemp("e2e-keys") / "jwt.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path, key
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    create_database, postgres_admin_url, amqp_url, smtp_server, signing_key, tmp_path_factory
+):
+    names = new_broker_names()
+    databases = {}
+    for service in devstack.DATABASES:
+        url = await create_database(f"e2e_{service}")
+        databases[service] = url.rsplit("/", 1)[1]
+    config = devstack.Stack(
+        postgres_url=postgres_admin_url,
+        amqp_url=amqp_url,
+        ports={service: free_port() for service in devstack.SERVICES},
+        key_file=signing_key[0],
+        token_hmac_secret=base64.b64encode(os.urandom(32)).decode(),
+        event_seal_key=base64.b64encode(os.urandom(32)).decode(),
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        databases=databases,
+        events_exchange=names.exchange,
+        dead_letter_exchange=names.dead_letter_exchange,
+        app_base_url="https://app.example",
+        jwt_issuer="https://sportslog.example",
+        log_format="json",
+        # Cheap argon2 keeps the suite fast; tests in services/auth check the real ones.
+        extra_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", "LOG_LEVEL": "INFO"},
+    )
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    processes = devstack.start(config, log_dir)
+    try:
+        await devstack.wait_ready(config, processes, timeout=60)
+    except Exception:
+        devstack.stop(processes)
+        for log in sorted(log_dir.glob("*.log")):
+            print(f"----- {log.name}\n{log.read_text()[-4000:]}")
+        raise
+    yield config
+    devstack.stop(processes)
+    await _delete_broker_objects(amqp_url, names)
+
+
+async def _delete_broker_objects(amqp_url, names):
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        queues = [queue_name(names.exchange, c) for c in CONSUMER_BINDINGS]
+        for queue in [*queues, names.dead_letter_exchange]:
+            with contextlib.suppress(Exception):
+                await (await connection.channel()).queue_delete(queue)
+        for exchange in (names.exchange, names.dead_letter_exchange):
+            with contextlib.suppress(Exception):
+                await (await connection.channel()).exchange_delete(exchange)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def gateway(stack):
+    async with httpx.AsyncClient(base_url=stack.url("gateway"), timeout=15) as client:
+        yield client
+
+
+@pytest.fixture
+def new_email():
+    return lambda: f"e2e-{uuid.uuid4().hex[:12]}@example.com"
