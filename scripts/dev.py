@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -141,8 +142,15 @@ class MailDirSink:
         self.count += 1
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{self.count:04d}.eml"
         (self.folder / name).write_bytes(envelope.content)
-        subject = BytesParser(policy=default_policy).parsebytes(envelope.content)["Subject"]
-        print(f"[mail] {', '.join(envelope.rcpt_tos)}: {subject} -> var/mail/{name}", flush=True)
+        message = BytesParser(policy=default_policy).parsebytes(envelope.content)
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        links = " ".join(re.findall(r"https?://\S+", text))
+        print(
+            f"[mail] {', '.join(envelope.rcpt_tos)}: {message['Subject']} -> var/mail/{name}"
+            + (f"\n[mail]   {links}" if links else ""),
+            flush=True,
+        )
         return "250 Message accepted for delivery"
 
 

@@ -36,6 +36,9 @@ async def write_event(
     producer: str,
     request_id: str | None = None,
 ) -> Envelope:
+    if request_id is None:
+        # The request being served (bound by RequestIdMiddleware), so it travels with the event.
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
     envelope = Envelope.wrap(data, producer=producer, request_id=request_id)
     await conn.execute(
         "INSERT INTO outbox (id, type, envelope, created_at) VALUES ($1, $2, $3, $4)",
