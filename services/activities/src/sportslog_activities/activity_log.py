@@ -9,10 +9,15 @@ from datetime import datetime
 
 from sportslog_activities import queries
 from sportslog_activities.errors import ActivityNotFound
+from sportslog_activities.metrics import ACTIVITIES_CREATED
 from sportslog_activities.pagination import Cursor
 from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
 from sportslog_common.db import Pool
 from sportslog_common.errors import ValidationFailed
+from sportslog_common.events import ActivityCreated
+from sportslog_common.outbox import write_event
+
+PRODUCER = "activities"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,16 @@ async def create_activity(
             )
     async with pool.acquire() as conn, conn.transaction():
         record = await queries.insert_activity(conn, user_id, body.model_dump())
-    return Activity.model_validate(dict(record))
+        activity = Activity.model_validate(dict(record))
+        event = ActivityCreated(
+            id=activity.id,
+            user_id=user_id,
+            activity_type=activity.activity_type,
+            started_at=activity.started_at,
+        )
+        await write_event(conn, event, producer=PRODUCER)
+    ACTIVITIES_CREATED.labels(activity.source).inc()
+    return activity
 
 
 async def get_activity(pool: Pool, user_id: uuid.UUID, activity_id: uuid.UUID) -> Activity:

@@ -6,11 +6,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from sportslog_activities.consumers import UserPurger
 from sportslog_activities.routes import activities
 from sportslog_activities.settings import ActivitiesSettings
+from sportslog_common.bus import CONSUMER_BINDINGS, Consumer, queue_name
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
-from sportslog_common.service import broker, build_app, database, postgres_check, rabbitmq_check
+from sportslog_common.service import (
+    broker,
+    build_app,
+    database,
+    outbox_relay,
+    postgres_check,
+    rabbitmq_check,
+)
 
 
 def create_app(
@@ -24,6 +33,18 @@ def create_app(
         async with AsyncExitStack() as stack:
             pool = await stack.enter_async_context(database(settings, "sportslog_activities"))
             connection = await stack.enter_async_context(broker(settings))
+            await stack.enter_async_context(outbox_relay(pool, settings, connection))
+            consumer = Consumer(
+                connection,
+                queue=queue_name(settings.events_exchange, "activities"),
+                exchange=settings.events_exchange,
+                dead_letter_exchange=settings.dead_letter_exchange,
+                routing_keys=CONSUMER_BINDINGS["activities"],
+                handler=UserPurger(pool).handle,
+                prefetch=10,
+            )
+            await consumer.start()
+            stack.push_async_callback(consumer.stop)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
             app.state.settings = settings
             app.state.pool = pool

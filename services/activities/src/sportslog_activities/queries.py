@@ -79,3 +79,8 @@ async def list_activities(
         limit,
     )
     return records
+
+
+async def delete_activities_of_user(conn: Conn, user_id: uuid.UUID) -> int:
+    result = await conn.execute("DELETE FROM activities WHERE user_id = $1", user_id)
+    return int(result.split()[-1])

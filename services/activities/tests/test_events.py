@@ -1,0 +1,92 @@
+import uuid
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+from prometheus_client import REGISTRY
+
+from sportslog_common import bus
+from sportslog_common.events import Envelope, UserDeleted
+from sportslog_common.testing import wait_until
+
+BODY = {"activity_type": "run", "started_at": "2026-05-01T07:00:00Z", "duration_secs": 60}
+
+
+@pytest.fixture
+async def publisher(app, amqp_url, broker_names):
+    connection = await aio_pika.connect_robust(amqp_url)
+    p = bus.Publisher(connection, broker_names.exchange)
+    await p.start()
+    yield p
+    await connection.close()
+
+
+async def count(app, user_id) -> int:
+    async with app.state.pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM activities WHERE user_id = $1", user_id)
+
+
+async def test_user_deleted_purges_that_users_activities_once(app, client, mint, publisher):
+    gone, kept = uuid.uuid4(), uuid.uuid4()
+    for user in (gone, gone, kept):
+        r = await client.post("/activities", json=BODY, headers=mint.headers(user))
+        assert r.status_code == 201
+    env = Envelope.wrap(UserDeleted(user_id=gone, email="gone@example.com"), producer="auth")
+    await publisher.publish(env)
+    await wait_until(lambda: _zero(app, gone), message="purge")
+    assert await count(app, kept) == 1
+
+    # Redelivered after the user's id was reused by a new activity: the claim stops a second purge.
+    await client.post("/activities", json=BODY, headers=mint.headers(gone))
+    await publisher.publish(env)
+    marker = Envelope.wrap(
+        UserDeleted(user_id=uuid.uuid4(), email="m@example.com"), producer="auth"
+    )
+    await publisher.publish(marker)
+
+    async def marker_done():
+        async with app.state.pool.acquire() as conn:
+            return await conn.fetchval(
+                "SELECT 1 FROM processed_events WHERE event_id = $1", marker.id
+            )
+
+    await wait_until(marker_done, message="the marker event")
+    assert await count(app, gone) == 1
+
+
+async def _zero(app, user_id) -> bool:
+    return await count(app, user_id) == 0
+
+
+async def test_creating_an_activity_publishes_activity_created(
+    app, client, mint, amqp_url, broker_names
+):
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(broker_names.exchange)
+        probe = await channel.declare_queue(exclusive=True)
+        await probe.bind(exchange, routing_key="activity.created")
+        before = (
+            REGISTRY.get_sample_value("sportslog_activities_created_total", {"source": "manual"})
+            or 0
+        )
+        user = uuid.uuid4()
+        created = (await client.post("/activities", json=BODY, headers=mint.headers(user))).json()
+        message = await wait_until(
+            lambda: probe.get(no_ack=True, fail=False), message="activity.created"
+        )
+        envelope = Envelope.model_validate_json(message.body)
+        assert envelope.producer == "activities"
+        assert envelope.data == {
+            "id": created["id"],
+            "user_id": str(user),
+            "activity_type": "run",
+            "started_at": datetime(2026, 5, 1, 7, tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+        }
+        after = REGISTRY.get_sample_value(
+            "sportslog_activities_created_total", {"source": "manual"}
+        )
+        assert after == before + 1
+    finally:
+        await connection.close()
