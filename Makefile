@@ -17,6 +17,7 @@ lint: sync
 	$(UV) run --no-sync ruff format --check .
 	$(UV) run --no-sync mypy
 	$(UV) run --no-sync python scripts/check_architecture.py
+	bash scripts/check_packages.sh
 
 test: lint
 	$(UV) run --no-sync pytest
