@@ -55,3 +55,7 @@ async def test_request_logs_carry_the_request_id(capsys):
         json.loads(x) for x in capsys.readouterr().out.strip().splitlines() if x.startswith("{")
     ]
     assert any(line.get("event") == "hello" and line["request_id"] == "rid-42" for line in lines)
+    access = [line for line in lines if line.get("event") == "request"]
+    assert access == [
+        {**access[0], "method": "GET", "route": "/hello", "status": 200, "request_id": "rid-42"}
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,8 @@ EVENTS_CONSUMED = Counter(
     "sportslog_events_consumed_total", "Events consumed", ["queue", "type", "result"]
 )
 OUTBOX_PENDING = Gauge("sportslog_outbox_pending", "Outbox rows not yet published")
+
+log = structlog.get_logger("sportslog.access")
 
 UNMATCHED_ROUTE = "<unmatched>"
 _SKIPPED_ROUTES = frozenset({"/metrics", "/health", "/ready"})
@@ -59,9 +62,16 @@ class MetricsMiddleware:
             route = _route_template(scope)
             if route not in _SKIPPED_ROUTES:
                 method = scope["method"]
+                elapsed = time.perf_counter() - started
                 HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-                HTTP_DURATION.labels(self.service, method, route).observe(
-                    time.perf_counter() - started
+                HTTP_DURATION.labels(self.service, method, route).observe(elapsed)
+                # The access log: route template, not the path with its ids and query.
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
                 )
 
 
