@@ -2,23 +2,12 @@ import uuid
 from datetime import UTC, datetime
 
 import aio_pika
-import pytest
 from prometheus_client import REGISTRY
 
-from sportslog_common import bus
 from sportslog_common.events import Envelope, UserDeleted
 from sportslog_common.testing import wait_until
 
 BODY = {"activity_type": "run", "started_at": "2026-05-01T07:00:00Z", "duration_secs": 60}
-
-
-@pytest.fixture
-async def publisher(app, amqp_url, broker_names):
-    connection = await aio_pika.connect_robust(amqp_url)
-    p = bus.Publisher(connection, broker_names.exchange)
-    await p.start()
-    yield p
-    await connection.close()
 
 
 async def count(app, user_id) -> int:
@@ -26,23 +15,23 @@ async def count(app, user_id) -> int:
         return await conn.fetchval("SELECT count(*) FROM activities WHERE user_id = $1", user_id)
 
 
-async def test_user_deleted_purges_that_users_activities_once(app, client, mint, publisher):
+async def test_user_deleted_purges_that_users_activities_once(app, client, mint, event_publisher):
     gone, kept = uuid.uuid4(), uuid.uuid4()
     for user in (gone, gone, kept):
         r = await client.post("/activities", json=BODY, headers=mint.headers(user))
         assert r.status_code == 201
     env = Envelope.wrap(UserDeleted(user_id=gone, email="gone@example.com"), producer="auth")
-    await publisher.publish(env)
+    await event_publisher.publish(env)
     await wait_until(lambda: _zero(app, gone), message="purge")
     assert await count(app, kept) == 1
 
     # Redelivered after the user's id was reused by a new activity: the claim stops a second purge.
     await client.post("/activities", json=BODY, headers=mint.headers(gone))
-    await publisher.publish(env)
+    await event_publisher.publish(env)
     marker = Envelope.wrap(
         UserDeleted(user_id=uuid.uuid4(), email="m@example.com"), producer="auth"
     )
-    await publisher.publish(marker)
+    await event_publisher.publish(marker)
 
     async def marker_done():
         async with app.state.pool.acquire() as conn:

@@ -1,12 +1,10 @@
 import base64
 import os
 
-import aio_pika
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from sportslog_common import bus
 from sportslog_common.sealing import Sealer
 from sportslog_common.testing import SmtpFake, free_port
 from sportslog_notifier.app import create_app
@@ -65,12 +63,9 @@ async def client(app):
 
 
 @pytest.fixture
-async def publisher(app, amqp_url, broker_names):
-    connection = await aio_pika.connect_robust(amqp_url)
-    p = bus.Publisher(connection, broker_names.exchange)
-    await p.start()
-    yield p
-    await connection.close()
+async def publisher(app, event_publisher):
+    """Publishes once the notifier (and so its queue) is up."""
+    return event_publisher
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from sportslog_common.events import Envelope
 from sportslog_common.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+from sportslog_common.settings import CommonSettings
 
 log = structlog.get_logger("sportslog.bus")
 
@@ -195,6 +196,26 @@ class Consumer:
         self._consumer_tag: str | None = None
         self._queue: Any = None
         self._in_flight: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def for_service(
+        cls,
+        connection: AbstractRobustConnection,
+        settings: CommonSettings,
+        consumer: str,
+        handler: Handler,
+        prefetch: int,
+    ) -> Consumer:
+        """The consumer of a service's durable queue, bound as `CONSUMER_BINDINGS` says."""
+        return cls(
+            connection,
+            queue=queue_name(settings.events_exchange, consumer),
+            exchange=settings.events_exchange,
+            dead_letter_exchange=settings.dead_letter_exchange,
+            routing_keys=CONSUMER_BINDINGS[consumer],
+            handler=handler,
+            prefetch=prefetch,
+        )
 
     async def start(self) -> None:
         self._channel = await self._connection.channel()

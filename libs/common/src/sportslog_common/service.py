@@ -49,6 +49,16 @@ def build_app(
     return app
 
 
+def ready_checks(
+    pool: db.Pool | None, connection: AbstractRobustConnection
+) -> dict[str, health.ReadyCheck]:
+    """`/ready` = this service's PostgreSQL (if it has one) and RabbitMQ answer."""
+    checks = {"rabbitmq": rabbitmq_check(connection)}
+    if pool is not None:
+        checks = {"postgres": postgres_check(pool), **checks}
+    return checks
+
+
 def postgres_check(pool: db.Pool) -> health.ReadyCheck:
     async def check() -> None:
         await db.ping(pool)

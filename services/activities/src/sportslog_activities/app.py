@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sportslog_activities.consumers import UserPurger
 from sportslog_activities.routes import activities
 from sportslog_activities.settings import ActivitiesSettings
-from sportslog_common.bus import CONSUMER_BINDINGS, Consumer, queue_name
+from sportslog_common.bus import Consumer
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import (
@@ -17,8 +17,7 @@ from sportslog_common.service import (
     build_app,
     database,
     outbox_relay,
-    postgres_check,
-    rabbitmq_check,
+    ready_checks,
 )
 
 
@@ -34,14 +33,8 @@ def create_app(
             pool = await stack.enter_async_context(database(settings, "sportslog_activities"))
             connection = await stack.enter_async_context(broker(settings))
             await stack.enter_async_context(outbox_relay(pool, settings, connection))
-            consumer = Consumer(
-                connection,
-                queue=queue_name(settings.events_exchange, "activities"),
-                exchange=settings.events_exchange,
-                dead_letter_exchange=settings.dead_letter_exchange,
-                routing_keys=CONSUMER_BINDINGS["activities"],
-                handler=UserPurger(pool).handle,
-                prefetch=10,
+            consumer = Consumer.for_service(
+                connection, settings, "activities", UserPurger(pool).handle, prefetch=10
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)
@@ -54,10 +47,7 @@ def create_app(
                 audience=settings.jwt_audience,
                 http=http,
             )
-            app.state.ready_checks = {
-                "postgres": postgres_check(pool),
-                "rabbitmq": rabbitmq_check(connection),
-            }
+            app.state.ready_checks = ready_checks(pool, connection)
             yield
 
     app = build_app("activities", lifespan)

@@ -18,8 +18,7 @@ from sportslog_common.service import (
     build_app,
     database,
     outbox_relay,
-    postgres_check,
-    rabbitmq_check,
+    ready_checks,
 )
 
 
@@ -51,10 +50,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
                 ),
                 sealer=Sealer(settings.event_seal_key.get_secret_value()),
             )
-            app.state.ready_checks = {
-                "postgres": postgres_check(pool),
-                "rabbitmq": rabbitmq_check(connection),
-            }
+            app.state.ready_checks = ready_checks(pool, connection)
             yield
 
     app = build_app("auth", lifespan)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from sportslog_common.errors import NotFound
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
-from sportslog_common.service import broker, build_app, rabbitmq_check
+from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
 from sportslog_gateway.auth import require_token
 from sportslog_gateway.settings import GatewaySettings
@@ -39,7 +39,7 @@ def create_app(
                 audience=settings.jwt_audience,
                 http=http,
             )
-            app.state.ready_checks = {"rabbitmq": rabbitmq_check(connection)}
+            app.state.ready_checks = ready_checks(None, connection)
             yield
 
     app = build_app(

@@ -7,10 +7,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from sportslog_common.bus import CONSUMER_BINDINGS, Consumer, queue_name
+from sportslog_common.bus import Consumer
 from sportslog_common.logging import configure_logging
 from sportslog_common.sealing import Sealer
-from sportslog_common.service import broker, build_app, database, postgres_check, rabbitmq_check
+from sportslog_common.service import broker, build_app, database, ready_checks
 from sportslog_notifier.consumers import Notifier
 from sportslog_notifier.rendering import Renderer
 from sportslog_notifier.senders.email import EmailSender, SmtpEmailSender
@@ -32,23 +32,14 @@ def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None =
                 email_sender=email_sender or SmtpEmailSender(settings),
                 app_base_url=settings.app_base_url,
             )
-            consumer = Consumer(
-                connection,
-                queue=queue_name(settings.events_exchange, "notifier"),
-                exchange=settings.events_exchange,
-                dead_letter_exchange=settings.dead_letter_exchange,
-                routing_keys=CONSUMER_BINDINGS["notifier"],
-                handler=notifier.handle,
-                prefetch=settings.prefetch,
+            consumer = Consumer.for_service(
+                connection, settings, "notifier", notifier.handle, prefetch=settings.prefetch
             )
             await consumer.start()
             # On SIGTERM: stop taking messages and finish the ones in flight.
             stack.push_async_callback(consumer.stop)
             app.state.pool = pool
-            app.state.ready_checks = {
-                "postgres": postgres_check(pool),
-                "rabbitmq": rabbitmq_check(connection),
-            }
+            app.state.ready_checks = ready_checks(pool, connection)
             yield
 
     return build_app("notifier", lifespan)

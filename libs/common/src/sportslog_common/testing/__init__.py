@@ -6,7 +6,7 @@ databases, exchanges and queues; fakes only for third parties (SMTP here).
 
 from sportslog_common.testing.helpers import free_port, wait_until
 from sportslog_common.testing.postgres import create_database, postgres_admin_url
-from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names
+from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
 from sportslog_common.testing.smtp import SmtpFake, smtp_fake
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "amqp_url",
     "broker_names",
     "create_database",
+    "event_publisher",
     "free_port",
     "postgres_admin_url",
     "smtp_fake",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aio_pika
 import pytest
 
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name
+from sportslog_common.bus import CONSUMER_BINDINGS, Publisher, connect, queue_name
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -82,3 +82,13 @@ async def broker_names(amqp_url: str) -> AsyncIterator[BrokerNames]:
                 await channel.exchange_delete(exchange)
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def event_publisher(amqp_url: str, broker_names: BrokerNames) -> AsyncIterator[Publisher]:
+    """Publishes envelopes on this test's own exchange, as a producing service would."""
+    connection = await connect(amqp_url)
+    publisher = Publisher(connection, broker_names.exchange)
+    await publisher.start()
+    yield publisher
+    await connection.close()
