@@ -135,6 +135,15 @@ async def test_gateway_refuses_bad_tokens(gateway, signing_key, stack):
     ).status_code == 200
 
 
+async def _gateway_auth_failures(gateway) -> float:
+    text = (await gateway.get("/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("sportslog_gateway_auth_failures_total{")
+    )
+
+
 async def test_bad_input_through_the_gateway(gateway):
     r = await gateway.post(
         "/auth/register", content=b"{nope", headers={"content-type": "application/json"}
@@ -162,3 +171,27 @@ async def test_every_service_is_ready_and_exports_metrics(stack):
             assert ready.status_code == 200, (service, ready.text)
             metrics = (await client.get(f"{stack.url(service)}/metrics")).text
             assert "process_resident_memory_bytes" in metrics
+
+
+def _raw_get(port: int, raw_path: str) -> tuple[int, str]:
+    """http.client sends the path as written; httpx would normalise the dot segments."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", raw_path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+async def test_dot_segments_cannot_walk_past_the_gateway(stack):
+    import asyncio
+
+    port = stack.ports["gateway"]
+    for raw in ("/auth/../metrics", "/auth/%2e%2e/docs", "/auth/x/../../activities",
+                "/.well-known/jwks.json/../../ready", "/auth/..%2finternal"):
+        status, body = await asyncio.to_thread(_raw_get, port, raw)
+        assert status == 404, (raw, status, body)
+        assert '"code":"not_found"' in body.replace(" ", "")

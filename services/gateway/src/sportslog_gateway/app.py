@@ -54,7 +54,7 @@ def create_app(
 
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def gateway(request: Request) -> Response:
-        route = route_for(request.url.path)
+        route = route_for(request.url.path, request.scope.get("raw_path"))
         if route is None:
             raise NotFound()
         request.scope.setdefault("state", {})["route_template"] = route.template

@@ -6,8 +6,8 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+import yarl
 from fastapi import Request
-from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from sportslog_common.errors import UpstreamTimeout, UpstreamUnavailable
@@ -64,15 +64,18 @@ async def forward(
     client_ip: str,
     timeout: float,
 ) -> StreamingResponse:
-    url = base_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
+    # The path exactly as the client sent it (already checked canonical), never re-encoded.
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    url = base_url.rstrip("/") + raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"")
+    if query:
+        url += "?" + query.decode("latin-1")
     body = await request.body()
     started = time.perf_counter()
     try:
         upstream = await session.request(
             request.method,
-            url,
+            yarl.URL(url, encoded=True),
             headers=_forward_headers(request, client_ip),
             data=body or None,
             allow_redirects=False,
@@ -85,11 +88,7 @@ async def forward(
     finally:
         UPSTREAM_DURATION.labels(upstream_name).observe(time.perf_counter() - started)
 
-    response = StreamingResponse(
-        _stream(upstream),
-        status_code=upstream.status,
-        background=BackgroundTask(upstream.release),
-    )
+    response = StreamingResponse(_stream(upstream), status_code=upstream.status)
     # raw_headers keeps repeated headers (Set-Cookie) as they came.
     response.raw_headers.extend(
         (k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -100,5 +99,9 @@ async def forward(
 
 
 async def _stream(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    async for chunk in upstream.content.iter_any():
-        yield chunk
+    try:
+        async for chunk in upstream.content.iter_any():
+            yield chunk
+    finally:
+        # Also when the client went away mid-body: Starlette then skips background tasks.
+        upstream.release()

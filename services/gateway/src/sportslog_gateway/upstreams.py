@@ -34,5 +34,21 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def route_for(path: str) -> Route | None:
+def route_for(path: str, raw_path: bytes | None = None) -> Route | None:
+    """The route for a request, or None. Paths an upstream could read differently from us
+    (dot segments, empty segments, encoded slashes or dots) match nothing: routing and the
+    token check must see exactly the path the upstream will serve."""
+    if not is_canonical(path, raw_path):
+        return None
     return next((route for route in ROUTES if route.matches(path)), None)
+
+
+def is_canonical(path: str, raw_path: bytes | None) -> bool:
+    segments = path.split("/")[1:]
+    if any(segment in ("", ".", "..") for segment in segments[:-1]) or segments[-1] in (".", ".."):
+        return False
+    if raw_path is not None:
+        lowered = raw_path.lower()
+        if b"%2f" in lowered or b"%2e" in lowered or b"%5c" in lowered or b"\\" in raw_path:
+            return False
+    return True
