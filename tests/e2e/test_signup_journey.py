@@ -190,8 +190,13 @@ async def test_dot_segments_cannot_walk_past_the_gateway(stack):
     import asyncio
 
     port = stack.ports["gateway"]
-    for raw in ("/auth/../metrics", "/auth/%2e%2e/docs", "/auth/x/../../activities",
-                "/.well-known/jwks.json/../../ready", "/auth/..%2finternal"):
+    for raw in (
+        "/auth/../metrics",
+        "/auth/%2e%2e/docs",
+        "/auth/x/../../activities",
+        "/.well-known/jwks.json/../../ready",
+        "/auth/..%2finternal",
+    ):
         status, body = await asyncio.to_thread(_raw_get, port, raw)
         assert status == 404, (raw, status, body)
         assert '"code":"not_found"' in body.replace(" ", "")

@@ -1,11 +1,15 @@
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 
 from sportslog_common.events import Envelope, UserRegistered, UserRegistrationAttempted
 from sportslog_common.testing import SmtpFake, wait_until
+from sportslog_notifier.app import create_app
+from sportslog_notifier.senders.email import SmtpEmailSender
 
 TOKEN_RE = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")
 
@@ -99,3 +103,53 @@ async def test_health_ready_metrics(client, app):
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "rabbitmq": "ok"}
     assert "sportslog_events_consumed_total" in (await client.get("/metrics")).text
+
+
+def consumed(queue: str, result: str) -> float:
+    labels = {"queue": queue, "type": "user.registered", "result": result}
+    return REGISTRY.get_sample_value("sportslog_events_consumed_total", labels) or 0.0
+
+
+async def test_a_copy_arriving_mid_send_waits_and_is_not_sent_again(
+    settings, smtp, event_publisher, sealer, broker_names
+):
+    gate = asyncio.Event()
+
+    class GatedSender:
+        """The real SMTP sender, held at the door until the test opens it."""
+
+        def __init__(self) -> None:
+            self.real = SmtpEmailSender(settings)
+            self.calls = 0
+
+        async def send(self, to, email):
+            self.calls += 1
+            await gate.wait()
+            await self.real.send(to, email)
+
+    sender = GatedSender()
+    app = create_app(settings, email_sender=sender)
+    queue = broker_names.queue("notifier")
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        env = registered(sealer, "eve@example.com", "tok_" + uuid.uuid4().hex)
+        retries, oks = consumed(queue, "retry"), consumed(queue, "ok")
+        await event_publisher.publish(env)
+        await wait_until(lambda: sender.calls == 1, message="the first copy sending")
+        await event_publisher.publish(env)  # a second copy while the first is mid-send
+        await wait_until(lambda: consumed(queue, "retry") > retries, message="the copy deferred")
+        gate.set()
+        await smtp.wait_for("eve@example.com")
+        await wait_until(lambda: consumed(queue, "ok") >= oks + 2, timeout=20, message="both acked")
+    assert sender.calls == 1
+    assert len(smtp.to("eve@example.com")) == 1
+
+
+async def test_claim_is_atomic_under_concurrency(app, settings):
+    from sportslog_notifier.deliveries import Claim, Delivery, DeliveryInFlight, claim
+
+    delivery = Delivery(uuid.uuid4(), "user.registered", "email", "x@example.com", "verify_email")
+    results = await asyncio.gather(
+        *(claim(app.state.pool, delivery) for _ in range(8)), return_exceptions=True
+    )
+    assert results.count(Claim.CLAIMED) == 1
+    assert all(isinstance(r, DeliveryInFlight) for r in results if r is not Claim.CLAIMED)

@@ -205,6 +205,7 @@ class Consumer:
         consumer: str,
         handler: Handler,
         prefetch: int,
+        backoff_base: float = 0.5,
     ) -> Consumer:
         """The consumer of a service's durable queue, bound as `CONSUMER_BINDINGS` says."""
         return cls(
@@ -215,6 +216,7 @@ class Consumer:
             routing_keys=CONSUMER_BINDINGS[consumer],
             handler=handler,
             prefetch=prefetch,
+            backoff_base=backoff_base,
         )
 
     async def start(self) -> None:

@@ -12,6 +12,7 @@ from sportslog_common.logging import configure_logging
 from sportslog_common.sealing import Sealer
 from sportslog_common.service import broker, build_app, database, ready_checks
 from sportslog_notifier.consumers import Notifier
+from sportslog_notifier.deliveries import RETRY_BACKOFF_BASE
 from sportslog_notifier.rendering import Renderer
 from sportslog_notifier.senders.email import EmailSender, SmtpEmailSender
 from sportslog_notifier.settings import NotifierSettings
@@ -33,7 +34,12 @@ def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None =
                 app_base_url=settings.app_base_url,
             )
             consumer = Consumer.for_service(
-                connection, settings, "notifier", notifier.handle, prefetch=settings.prefetch
+                connection,
+                settings,
+                "notifier",
+                notifier.handle,
+                prefetch=settings.prefetch,
+                backoff_base=RETRY_BACKOFF_BASE,
             )
             await consumer.start()
             # On SIGTERM: stop taking messages and finish the ones in flight.

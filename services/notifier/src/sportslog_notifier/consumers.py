@@ -22,9 +22,13 @@ from sportslog_common.sealing import Sealer, SealError
 from sportslog_notifier import deliveries
 from sportslog_notifier.deliveries import Claim, Delivery
 from sportslog_notifier.rendering import RenderedEmail, Renderer
-from sportslog_notifier.senders.email import EmailSender, PermanentSendError
+from sportslog_notifier.senders.email import EmailSender, PermanentSendError, describe_failure
 
 log = structlog.get_logger("sportslog.notifier")
+
+
+class TransientSendError(Exception):
+    """A send that may work later; its text is safe for logs and dead letters."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,12 @@ class Notifier:
         try:
             await self.email_sender.send(outgoing.to, outgoing.email)
         except PermanentSendError as exc:
-            await deliveries.finish(self.pool, delivery, "dead", str(exc))
-            raise PermanentError(str(exc)) from None
-        except Exception as exc:
-            await deliveries.finish(self.pool, delivery, "failed", f"{type(exc).__name__}: {exc}")
+            await deliveries.finish(self.pool, delivery, "dead", describe_failure(exc))
+            raise PermanentError(describe_failure(exc)) from None
+        except BaseException as exc:  # the handler timeout cancels us: release the lease too
+            await deliveries.finish(self.pool, delivery, "failed", describe_failure(exc))
+            if isinstance(exc, Exception):
+                raise TransientSendError(describe_failure(exc)) from None
             raise
         await deliveries.finish(self.pool, delivery, "sent")
         log.info(

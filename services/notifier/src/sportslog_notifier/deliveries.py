@@ -1,6 +1,6 @@
 """Exactly once as the user sees it: claim a delivery before sending, record the outcome.
 
-The claim is a row lock plus a lease: of two copies of one event handled at once, one
+The claim is one upsert with a lease: of two copies of one event handled at once, one
 sends and the other waits its turn (a transient failure, so it is retried, never lost);
 a copy arriving after the send is acknowledged without sending. A worker killed mid-send
 leaves a lease that lapses, so the redelivered copy is sent then.
@@ -16,7 +16,11 @@ from sportslog_common.db import Pool
 from sportslog_notifier import queries
 from sportslog_notifier.metrics import NOTIFICATIONS
 
-LEASE_SECONDS = 120.0  # longer than the consumer's 60 s handler timeout
+# Long enough for one SMTP send (10 s per step), shorter than the consumer's retry window
+# (RETRY_BACKOFF_BASE: 2+4+8+16 s), so a copy redelivered after a crash mid-send still
+# finds the lease lapsed before its last attempt.
+LEASE_SECONDS = 25.0
+RETRY_BACKOFF_BASE = 2.0
 FINAL_STATUSES = frozenset({"sent", "dead", "expired"})
 
 
@@ -51,13 +55,8 @@ def mask(destination: str) -> str:
 
 
 async def claim(pool: Pool, delivery: Delivery) -> Claim:
-    async with pool.acquire() as conn, conn.transaction():
-        row = await queries.lock_delivery(conn, delivery.event_id)
-        if row is not None and row["status"] in FINAL_STATUSES:
-            return Claim.ALREADY_DONE
-        if row is not None and row["status"] == "sending" and row["leased"]:
-            raise DeliveryInFlight(str(delivery.event_id))
-        await queries.claim_delivery(
+    async with pool.acquire() as conn:
+        claimed = await queries.claim_delivery(
             conn,
             event_id=delivery.event_id,
             event_type=delivery.event_type,
@@ -66,7 +65,11 @@ async def claim(pool: Pool, delivery: Delivery) -> Claim:
             template=delivery.template,
             lease_seconds=LEASE_SECONDS,
         )
-    return Claim.CLAIMED
+        if claimed:
+            return Claim.CLAIMED
+        if await queries.get_delivery_status(conn, delivery.event_id) in FINAL_STATUSES:
+            return Claim.ALREADY_DONE
+    raise DeliveryInFlight(str(delivery.event_id))
 
 
 async def finish(pool: Pool, delivery: Delivery, status: str, error: str | None = None) -> None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
 from sportslog_common.db import Connection as Conn
 
 
-async def lock_delivery(conn: Conn, event_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT status, claimed_until > now() AS leased FROM deliveries WHERE event_id = $1 "
-        "FOR UPDATE",
-        event_id,
+async def get_delivery_status(conn: Conn, event_id: uuid.UUID) -> str | None:
+    status: str | None = await conn.fetchval(
+        "SELECT status FROM deliveries WHERE event_id = $1", event_id
     )
+    return status
 
 
 async def claim_delivery(
@@ -26,8 +23,10 @@ async def claim_delivery(
     destination_masked: str,
     template: str,
     lease_seconds: float,
-) -> None:
-    await conn.execute(
+) -> bool:
+    """One statement, so two copies racing cannot both win: a concurrent INSERT waits for
+    the first to commit, then finds the row leased and claims nothing."""
+    claimed: bool | None = await conn.fetchval(
         """
         INSERT INTO deliveries (event_id, event_type, channel, destination_masked, template,
                                 status, attempts, claimed_until)
@@ -37,6 +36,9 @@ async def claim_delivery(
             attempts = deliveries.attempts + 1,
             claimed_until = EXCLUDED.claimed_until,
             updated_at = now()
+        WHERE deliveries.status = 'failed'
+           OR (deliveries.status = 'sending' AND deliveries.claimed_until <= now())
+        RETURNING true
         """,
         event_id,
         event_type,
@@ -45,6 +47,7 @@ async def claim_delivery(
         template,
         lease_seconds,
     )
+    return bool(claimed)
 
 
 async def finish_delivery(conn: Conn, event_id: uuid.UUID, status: str, error: str | None) -> None:

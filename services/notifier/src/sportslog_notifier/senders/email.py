@@ -54,9 +54,18 @@ class SmtpEmailSender:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if all(500 <= c < 600 for c in codes):
-                raise PermanentSendError(f"recipient refused ({codes})") from exc
+                raise PermanentSendError(f"recipient refused (SMTP {codes[0]})") from exc
             raise
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 raise PermanentSendError(f"SMTP {exc.code}") from exc
             raise
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What the delivery log and dead letters keep: the kind of failure and its SMTP code,
+    never the server's text (it often quotes the recipient's address)."""
+    if isinstance(exc, PermanentSendError):
+        return str(exc)
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__} (SMTP {code})" if isinstance(code, int) else type(exc).__name__
