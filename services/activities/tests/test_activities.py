@@ -176,3 +176,53 @@ async def test_requests_without_a_valid_token_are_401(client, mint, make_headers
     assert r.status_code == 401
     assert r.json()["code"] == "invalid_token"
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"notes": "bad\u0000byte"}, "body.notes"),
+        ({"external_id": "x\u0000"}, "body.external_id"),
+        ({"started_at": "0001-01-01T00:00:00+14:00"}, "body.started_at"),
+        ({"device_data": {"hr": "a\u0000b"}}, "body.device_data"),
+    ],
+)
+async def test_hostile_values_are_422_not_500(client, user, overrides, field):
+    body = run(T0) | overrides
+    r = await client.post("/activities", json=body, headers=user[1])
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_non_finite_numbers_in_device_data_are_422(client, user, literal):
+    body = (
+        b'{"activity_type": "run", "started_at": "2026-05-01T07:00:00Z", "duration_secs": 60,'
+        b' "device_data": {"hr": ' + literal + b"}}"
+    )
+    r = await client.post(
+        "/activities", content=body, headers={**user[1], "content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["field"] == "body.device_data"
+
+
+async def test_out_of_range_query_dates_are_422(client, user):
+    r = await client.get(
+        "/activities", params={"from": "0001-01-01T00:00:00+14:00"}, headers=user[1]
+    )
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] == "query.from"
+
+
+async def test_the_same_device_record_twice_is_409_with_the_first_id(client, user):
+    body = run(T0, source="garmin", external_id="garmin-123")
+    first = await client.post("/activities", json=body, headers=user[1])
+    assert first.status_code == 201
+    again = await client.post("/activities", json=body, headers=user[1])
+    assert again.status_code == 409
+    assert again.json() == {
+        "error": "This activity was already recorded",
+        "code": "duplicate_activity",
+        "details": {"activity_id": first.json()["id"]},
+    }

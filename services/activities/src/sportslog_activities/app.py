@@ -50,6 +50,9 @@ def create_app(
             app.state.ready_checks = ready_checks(pool, connection)
             yield
 
-    app = build_app("activities", lifespan)
+    # A body holds device_data up to its own limit plus the other fields.
+    app = build_app(
+        "activities", lifespan, max_body_bytes=settings.max_device_data_bytes + 64 * 1024
+    )
     app.include_router(activities.router)
     return app

@@ -7,3 +7,7 @@ class ActivityNotFound(NotFound):
 
 class InvalidCursor(AppError):
     status, code, message = 422, "validation_error", "Invalid cursor"
+
+
+class DuplicateActivity(AppError):
+    status, code, message = 409, "duplicate_activity", "This activity was already recorded"

@@ -45,6 +45,18 @@ async def get_activity(
     )
 
 
+async def find_activity_by_external_id(
+    conn: Conn, user_id: uuid.UUID, source: str, external_id: str
+) -> uuid.UUID | None:
+    activity_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM activities WHERE user_id = $1 AND source = $2 AND external_id = $3",
+        user_id,
+        source,
+        external_id,
+    )
+    return activity_id
+
+
 async def list_activities(
     conn: Conn,
     user_id: uuid.UUID,

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+
+def _utc(value: datetime) -> datetime:
+    # "0001-01-01T00:00+14:00" is a valid ISO 8601 date whose UTC instant has no year.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date is out of range") from None
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+Text = Annotated[str, AfterValidator(_no_nul)]
 ActivityType = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
 Source = Literal["manual", "garmin", "apple", "import"]
 MAX_DURATION_SECS = 7 * 24 * 3600
@@ -16,13 +35,13 @@ class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     activity_type: ActivityType
-    started_at: AwareDatetime
+    started_at: UtcDatetime
     duration_secs: int = Field(ge=1, le=MAX_DURATION_SECS)
     distance_meters: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     calories: int | None = Field(default=None, ge=0, le=1_000_000)
-    notes: str | None = Field(default=None, max_length=10_000)
+    notes: Text | None = Field(default=None, max_length=10_000)
     source: Source = "manual"
-    external_id: str | None = Field(default=None, min_length=1, max_length=256)
+    external_id: Text | None = Field(default=None, min_length=1, max_length=256)
     device_data: dict[str, Any] | None = None
 
 

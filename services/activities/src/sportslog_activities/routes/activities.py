@@ -4,12 +4,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from sportslog_activities import activity_log
 from sportslog_activities.deps import Db, Settings, UserId
-from sportslog_activities.errors import ActivityNotFound
-from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
+from sportslog_activities.errors import ActivityNotFound, DuplicateActivity
+from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage, UtcDatetime
 from sportslog_common.errors import InvalidToken
 
 router = APIRouter(prefix="/activities", tags=["activities"], responses=InvalidToken.openapi())
@@ -20,8 +19,8 @@ async def list_activities(
     db: Db,
     user_id: UserId,
     activity_type: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,32}$")] = None,
-    started_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    started_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    started_from: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    started_to: Annotated[UtcDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -33,7 +32,7 @@ async def list_activities(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=DuplicateActivity.openapi())
 async def create_activity(
     body: ActivityIn, db: Db, user_id: UserId, settings: Settings, response: Response
 ) -> Activity:
