@@ -59,3 +59,25 @@ async def test_request_logs_carry_the_request_id(capsys):
     assert access == [
         {**access[0], "method": "GET", "route": "/hello", "status": 200, "request_id": "rid-42"}
     ]
+
+
+async def test_unhandled_error_is_logged_with_request_id_and_without_its_message(capsys):
+    app = build_app("test", _lifespan)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        secret = "".join(["hun", "ter2"])  # a runtime value, as a driver would quote it
+        raise ValueError(f"invalid input: password={secret}")
+
+    configure_logging("test", "INFO", "json")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/boom", headers={"X-Request-ID": "rid-500"})
+    assert r.status_code == 500
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    lines = [json.loads(x) for x in out.strip().splitlines() if x.startswith("{")]
+    error = next(line for line in lines if line["event"] == "unhandled_error")
+    assert error["request_id"] == "rid-500"
+    assert "builtins.ValueError" in error["exception"]
+    assert "test_logging.py" in error["exception"]  # the traceback is still there

@@ -22,3 +22,18 @@ def test_other_key_or_tampering_is_refused():
         sealer.open(tampered)
     with pytest.raises(SealError):
         sealer.open("plain")
+
+
+def test_event_models_refuse_an_unsealed_secret():
+    import uuid
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from sportslog_common.events import UserRegistered
+
+    fields = {"user_id": uuid.uuid4(), "email": "a@example.com", "expires_at": datetime.now(UTC)}
+    with pytest.raises(ValidationError):
+        UserRegistered(**fields, verify_token="raw-token-that-was-never-sealed-0123456789")
+    sealed = Sealer(generate_key()).seal("raw-token")
+    assert UserRegistered(**fields, verify_token=sealed).verify_token == sealed

@@ -108,7 +108,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_error", exc_info=exc, path=request.url.path)
+    # ServerErrorMiddleware runs outside RequestIdMiddleware: bind the id again here.
+    with structlog.contextvars.bound_contextvars(request_id=request_id_of(request)):
+        log.error("unhandled_error", exc_info=exc, path=request.url.path)
     return error_response(
         request, 500, {"error": "Internal server error", "code": "internal_error"}
     )

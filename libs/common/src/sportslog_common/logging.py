@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -34,6 +35,41 @@ def _redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> 
     }
 
 
+def _exception_without_message(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Render a traceback with each exception's type but not its message: messages of
+    drivers and parsers quote the values they choke on (a password, a token)."""
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if isinstance(exc_info, BaseException):
+            exc: BaseException | None = exc_info
+        elif isinstance(exc_info, tuple):
+            exc = exc_info[1]
+        else:  # exc_info=True
+            exc = sys.exc_info()[1]
+        if exc is not None:
+            event_dict["exception"] = _format(exc)
+    return event_dict
+
+
+def _format(exc: BaseException) -> str:
+    parts = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{frames}{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    return "\n-- caused by --\n".join(parts)
+
+
+class _DropAppTracebacks(logging.Filter):
+    """uvicorn re-logs every unhandled app error with its message; ours is already logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Exception in ASGI application")
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -46,7 +82,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact_processor,
-            structlog.processors.format_exc_info,
+            _exception_without_message,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
@@ -60,6 +96,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
 def configure_library_logging() -> None:
     """Libraries that use stdlib logging (uvicorn, aio-pika): WARNING and above to stderr."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("uvicorn.error").addFilter(_DropAppTracebacks())
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -84,7 +84,8 @@ async def apply_migrations(conn: Connection, migrations: list[Migration]) -> lis
                     )
                 continue
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                # A migration may rewrite a big table: not bound by the 5 s command timeout.
+                await conn.execute(migration.sql, timeout=3600)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,

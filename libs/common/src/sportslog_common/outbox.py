@@ -99,9 +99,13 @@ class OutboxRelay:
         # every POLL_SECONDS covers any NOTIFY lost in between.
         if self._listener is not None and not self._listener.is_closed():
             return
-        with contextlib.suppress(Exception):
+        try:
             self._listener = await db.connect(self._dsn)
             await self._listener.add_listener(CHANNEL, self._on_notify)
+        except Exception as exc:
+            log.warning("outbox_listen_failed", error=type(exc).__name__)
+            await self._close_listener()
+            self._listener = None
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
 
 from sportslog_common.events.envelope import EventData
 
-Sealed = str
-"""A value sealed with `sportslog_common.sealing.Sealer` (never a live secret)."""
+Sealed = Annotated[str, StringConstraints(pattern=r"^v1\.[A-Za-z0-9_-]{40,}$")]
+"""A value sealed with `sportslog_common.sealing.Sealer`: a raw token fails validation, so
+it can never reach the outbox or the broker by mistake."""
 
 
 class UserRegistered(EventData):
