@@ -169,3 +169,55 @@ def test_bearer_token_parsing_refuses(header):
 
 def test_bearer_token_parsing():
     assert bearer_token("Bearer abc.def") == "abc.def"
+
+
+async def test_a_key_removed_from_the_jwks_stops_working_after_max_age():
+    server = KeyServer()
+    key = server.add("k1")
+    now = [1000.0]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server.handler)) as http:
+        verifier = JwksVerifier(
+            "http://auth/jwks",
+            issuer=ISS,
+            audience=AUD,
+            http=http,
+            max_age=300,
+            clock=lambda: now[0],
+        )
+        await verifier.verify(sign(key))
+        del server.keys["k1"]  # retired (e.g. leaked) key
+        server.add("k2")
+        now[0] += 200
+        await verifier.verify(sign(key))  # still cached: within max_age
+        assert server.fetches == 1
+        now[0] += 101
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.verify(sign(key))
+        assert server.fetches == 3  # the max-age refresh, then one (rate-limited) kid lookup
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.verify(sign(key))
+        assert server.fetches == 3
+
+
+async def test_jwks_outage_keeps_the_cached_keys():
+    server = KeyServer()
+    key = server.add("k1")
+    now = [0.0]
+    up = [True]
+
+    def handler(request):
+        return server.handler(request) if up[0] else httpx.Response(503)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        verifier = JwksVerifier(
+            "http://auth/jwks",
+            issuer=ISS,
+            audience=AUD,
+            http=http,
+            max_age=300,
+            clock=lambda: now[0],
+        )
+        await verifier.verify(sign(key))
+        up[0] = False
+        now[0] += 400
+        assert (await verifier.verify(sign(key))).sub  # auth down: the known key still works

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,8 @@ class JwksVerifier:
         leeway: int = 30,
         max_lifetime: int = 900,
         refetch_interval: float = 10.0,
+        max_age: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
@@ -69,7 +72,10 @@ class JwksVerifier:
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._refetch_interval = refetch_interval
+        self._max_age = max_age  # a key removed from the JWKS stops working this soon
+        self._clock = clock
         self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
         self._next_fetch_allowed = 0.0
         self._lock = asyncio.Lock()
 
@@ -102,16 +108,20 @@ class JwksVerifier:
         return claims
 
     async def _key(self, kid: str) -> Any:
+        if self._keys and self._clock() - self._fetched_at > self._max_age:
+            async with self._lock:
+                if self._clock() - self._fetched_at > self._max_age:
+                    await self._refresh()  # on failure the keys we have stay in use
         key = self._keys.get(kid)
         if key is not None:
             return key
         async with self._lock:
-            if kid not in self._keys and time.monotonic() >= self._next_fetch_allowed:
+            if kid not in self._keys and self._clock() >= self._next_fetch_allowed:
                 # The first load is free; refetches for unknown kids are rate-limited.
                 limit = bool(self._keys)
                 await self._refresh()
                 if limit:
-                    self._next_fetch_allowed = time.monotonic() + self._refetch_interval
+                    self._next_fetch_allowed = self._clock() + self._refetch_interval
         key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("Token was signed by an unknown key", reason="unknown_key")
@@ -124,13 +134,17 @@ class JwksVerifier:
             keyset = jwt.PyJWKSet.from_dict(response.json())
         except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
             log.warning("jwks_fetch_failed", url=self._jwks_url, error=type(exc).__name__)
-            self._next_fetch_allowed = time.monotonic() + 1.0
+            now = self._clock()
+            self._next_fetch_allowed = now + 1.0
+            # Try again in 5 s rather than on every request.
+            self._fetched_at = max(self._fetched_at, now - self._max_age + 5.0)
             return
         self._keys = {
             k.key_id: k.key
             for k in keyset.keys
             if k.key_id and k.key_type == "OKP" and k.algorithm_name in (ALGORITHM, "Ed25519")
         }
+        self._fetched_at = self._clock()
 
 
 def bearer_token(authorization: str | None) -> str:
