@@ -64,33 +64,35 @@ async def client(app):
         yield c
 
 
-class NotifierQueue:
-    """Reads what auth published for the notifier, on this test's own queue."""
+class EventProbe:
+    """Every event auth publishes on this test's exchange, read from a queue bound to '#'."""
 
     def __init__(self, queue) -> None:
         self.queue = queue
         self.seen: list[Envelope] = []
 
-    async def wait_for(self, event_type: str, email: str | None = None) -> Envelope:
+    async def wait_for(self, event_type: str, email: str | None = None, **data) -> Envelope:
         async def probe():
             while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
                 self.seen.append(Envelope.model_validate_json(message.body))
             for env in self.seen:
-                if env.type == event_type and (email is None or env.data.get("email") == email):
+                matches = all(str(env.data.get(k)) == str(v) for k, v in data.items())
+                if env.type == event_type and matches and email in (None, env.data.get("email")):
                     self.seen.remove(env)
                     return env
             return None
 
-        return await wait_until(probe, message=f"{event_type} for {email}")
+        return await wait_until(probe, message=f"{event_type} {email or ''} {data}")
 
 
 @pytest.fixture
-async def events(app, broker_names):
-    # The app is up, so the topology (and this queue) exists.
-    conn = await aio_pika.connect(app.state.ctx.settings.amqp_url)
+async def events(app, broker_names, amqp_url):
+    conn = await aio_pika.connect(amqp_url)
     channel = await conn.channel()
-    queue = await channel.get_queue(broker_names.queue("notifier"))
-    yield NotifierQueue(queue)
+    exchange = await channel.get_exchange(broker_names.exchange)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="#")
+    yield EventProbe(queue)
     await conn.close()
 
 

@@ -58,7 +58,7 @@ class JwksVerifier:
         *,
         issuer: str,
         audience: str,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None,
         leeway: int = 30,
         max_lifetime: int = 900,
         refetch_interval: float = 10.0,
@@ -78,6 +78,13 @@ class JwksVerifier:
         self._fetched_at = 0.0
         self._next_fetch_allowed = 0.0
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_keys(cls, jwks: dict[str, Any], *, issuer: str, audience: str) -> JwksVerifier:
+        """A verifier of a fixed key set, fetching nothing (the issuer checking its own)."""
+        verifier = cls("", issuer=issuer, audience=audience, http=None, max_age=float("inf"))
+        verifier._load(jwks)
+        return verifier
 
     async def verify(self, token: str) -> AccessClaims:
         try:
@@ -128,17 +135,21 @@ class JwksVerifier:
         return key
 
     async def _refresh(self) -> None:
+        if self._http is None:
+            return
         try:
             response = await self._http.get(self._jwks_url, timeout=5)
             response.raise_for_status()
-            keyset = jwt.PyJWKSet.from_dict(response.json())
+            self._load(response.json())
         except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
             log.warning("jwks_fetch_failed", url=self._jwks_url, error=type(exc).__name__)
             now = self._clock()
             self._next_fetch_allowed = now + 1.0
             # Try again in 5 s rather than on every request.
             self._fetched_at = max(self._fetched_at, now - self._max_age + 5.0)
-            return
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        keyset = jwt.PyJWKSet.from_dict(jwks)
         self._keys = {
             k.key_id: k.key
             for k in keyset.keys

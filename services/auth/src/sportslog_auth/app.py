@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from sportslog_auth.context import AuthContext
 from sportslog_auth.keys import load_signing_keys
 from sportslog_auth.passwords import Passwords
-from sportslog_auth.routes import jwks, login, registration
+from sportslog_auth.routes import internal, jwks, login, registration, sessions
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.tokens import AccessTokenIssuer
+from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.sealing import Sealer
 from sportslog_common.service import (
@@ -49,6 +50,9 @@ def create_app(settings: AuthSettings) -> FastAPI:
                     ttl_seconds=settings.access_token_ttl_seconds,
                 ),
                 sealer=Sealer(settings.event_seal_key.get_secret_value()),
+                verifier=JwksVerifier.for_keys(
+                    keys.jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+                ),
             )
             app.state.ready_checks = ready_checks(pool, connection)
             yield
@@ -56,5 +60,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     app = build_app("auth", lifespan)
     app.include_router(registration.router)
     app.include_router(login.router)
+    app.include_router(sessions.router)
     app.include_router(jwks.router)
+    app.include_router(internal.router)
     return app

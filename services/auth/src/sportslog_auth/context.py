@@ -8,6 +8,7 @@ from sportslog_auth.passwords import Passwords
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.db import Pool
+from sportslog_common.jwt import JwksVerifier
 from sportslog_common.sealing import Sealer
 
 PRODUCER = "auth"
@@ -20,6 +21,7 @@ class AuthContext:
     passwords: Passwords
     issuer: AccessTokenIssuer
     sealer: Sealer
+    verifier: JwksVerifier  # auth's own tokens, against its own key set
 
 
 @dataclass(frozen=True)

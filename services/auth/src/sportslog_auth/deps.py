@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from sportslog_auth.context import AuthContext, ClientInfo
+from sportslog_auth.sessions import CurrentUser, authenticate
+from sportslog_common.jwt import bearer_token
 
 
 def _context(request: Request) -> AuthContext:
@@ -23,5 +25,13 @@ def _client(request: Request) -> ClientInfo:
     return ClientInfo(user_agent=user_agent[:512] if user_agent else None, ip=ip)
 
 
+async def _current_user(
+    ctx: Annotated[AuthContext, Depends(_context)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> CurrentUser:
+    return await authenticate(ctx, bearer_token(authorization))
+
+
 Ctx = Annotated[AuthContext, Depends(_context)]
+User = Annotated[CurrentUser, Depends(_current_user)]
 Client = Annotated[ClientInfo, Depends(_client)]

@@ -1,6 +1,6 @@
 """Auth's own error codes (DESIGN.md §4); rendered by libs/common's one handler."""
 
-from sportslog_common.errors import AppError
+from sportslog_common.errors import AppError, NotFound
 
 
 class InvalidCredentials(AppError):
@@ -13,3 +13,11 @@ class EmailNotVerified(AppError):
 
 class InvalidOrExpiredToken(AppError):
     status, code, message = 400, "invalid_or_expired_token", "Token is invalid or has expired"
+
+
+class SessionNotFound(NotFound):
+    message = "Session not found"
+
+
+class UserNotFound(NotFound):
+    message = "User not found"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sportslog_auth import queries
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import EmailNotVerified, InvalidCredentials
 from sportslog_auth.metrics import LOGINS
+from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
 
@@ -13,7 +13,7 @@ from sportslog_auth.sessions import start_session
 async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo) -> TokenResponse:
     # No connection is held while argon2 runs: the pool is smaller than the login queue.
     async with ctx.pool.acquire() as conn:
-        user = await queries.get_login(conn, email)
+        user = await user_sql.get_login(conn, email)
     if user is None:
         await ctx.passwords.verify_dummy(password)
         LOGINS.labels("local", "failure").inc()
@@ -29,7 +29,7 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
         new_hash = await ctx.passwords.hash(password)
     async with ctx.pool.acquire() as conn, conn.transaction():
         if new_hash is not None:
-            await queries.update_password_hash(conn, user["id"], new_hash)
+            await user_sql.update_password_hash(conn, user["id"], new_hash)
         tokens = await start_session(
             conn,
             ctx,

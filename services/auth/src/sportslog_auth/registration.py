@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sportslog_auth import queries
 from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
 from sportslog_auth.errors import InvalidOrExpiredToken
 from sportslog_auth.metrics import USERS_REGISTERED
+from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
 from sportslog_auth.tokens import hash_token, random_token
@@ -31,10 +31,10 @@ async def register(ctx: AuthContext, email: str, password: str) -> None:
     expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.verify_token_ttl_seconds)
     created = False
     async with ctx.pool.acquire() as conn, conn.transaction():
-        user_id = await queries.insert_user(conn, email)
+        user_id = await user_sql.insert_user(conn, email)
         if user_id is not None:
-            await queries.insert_profile(conn, user_id)
-            await queries.insert_local_credentials(
+            await user_sql.insert_profile(conn, user_id)
+            await user_sql.insert_local_credentials(
                 conn, user_id, password_hash, hash_token(token), expires_at
             )
             sealed = ctx.sealer.seal(token)
@@ -44,13 +44,13 @@ async def register(ctx: AuthContext, email: str, password: str) -> None:
             await write_event(conn, event, producer=PRODUCER)
             created = True
         else:
-            user_id = await queries.find_user_id_by_email(conn, email)
+            user_id = await user_sql.find_user_id_by_email(conn, email)
             assert user_id is not None
-            state = await queries.get_credentials_state(conn, user_id)
+            state = await user_sql.get_credentials_state(conn, user_id)
             if state is not None and not state["email_verified"]:
                 # The first password stands: replacing it here would let whoever registers
                 # second choose the password of an account the owner then verifies.
-                await queries.set_verify_token(conn, user_id, hash_token(token), expires_at)
+                await user_sql.set_verify_token(conn, user_id, hash_token(token), expires_at)
                 again = UserVerificationRequested(
                     user_id=user_id,
                     email=email,
@@ -67,7 +67,7 @@ async def register(ctx: AuthContext, email: str, password: str) -> None:
 
 async def verify_email(ctx: AuthContext, token: str, client: ClientInfo) -> TokenResponse:
     async with ctx.pool.acquire() as conn, conn.transaction():
-        user = await queries.consume_verify_token(conn, hash_token(token))
+        user = await user_sql.consume_verify_token(conn, hash_token(token))
         if user is None:
             raise InvalidOrExpiredToken()
         await write_event(conn, UserEmailVerified(user_id=user["id"]), producer=PRODUCER)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
@@ -43,3 +45,27 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     refresh_token: str
+
+
+class RefreshRequest(Body):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+class SessionsResponse(BaseModel):
+    items: list[SessionOut]
+
+
+class TokenState(BaseModel):
+    """For the gateway's revocation cache (internal, never routed to clients)."""
+
+    token_version: int
+    revoked_sessions: list[uuid.UUID]

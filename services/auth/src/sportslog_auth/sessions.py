@@ -1,15 +1,37 @@
-"""Sessions: one per sign-in, holding the hashed refresh token; each yields a token response."""
+"""Sessions: one per sign-in. A session's id is the `sid` claim and survives refresh-token
+rotation; each refresh token works once, and presenting a rotated one again (a replay:
+someone else holds a copy) revokes the whole session."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sportslog_auth import queries
-from sportslog_auth.context import AuthContext, ClientInfo
-from sportslog_auth.schemas import TokenResponse
+import structlog
+
+from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
+from sportslog_auth.errors import SessionNotFound, UserNotFound
+from sportslog_auth.metrics import LOGINS
+from sportslog_auth.queries import sessions as session_sql
+from sportslog_auth.schemas import SessionOut, SessionsResponse, TokenResponse, TokenState
 from sportslog_auth.tokens import hash_token, random_token
 from sportslog_common.db import Connection
+from sportslog_common.errors import InvalidToken
+from sportslog_common.events import UserSessionRevoked
+from sportslog_common.outbox import write_event
+
+log = structlog.get_logger("sportslog.auth.sessions")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The caller of a protected auth route, after its token and session were checked."""
+
+    id: uuid.UUID
+    email: str
+    session_id: uuid.UUID
+    token_version: int
 
 
 async def start_session(
@@ -21,16 +43,131 @@ async def start_session(
     email: str,
     token_version: int,
 ) -> TokenResponse:
-    refresh_token = random_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.refresh_token_ttl_seconds)
-    session_id = await queries.insert_session(
-        conn, user_id, hash_token(refresh_token), expires_at, client.user_agent, client.ip
+    session_id = await session_sql.insert_session(
+        conn, user_id, expires_at, client.user_agent, client.ip
     )
+    return await _issue(conn, ctx, session_id, user_id, email, token_version)
+
+
+async def _issue(
+    conn: Connection,
+    ctx: AuthContext,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    email: str,
+    token_version: int,
+) -> TokenResponse:
+    refresh_token = random_token()
+    await session_sql.insert_refresh_token(conn, session_id, hash_token(refresh_token))
     access_token = ctx.issuer.issue(
         user_id=user_id, email=email, token_version=token_version, session_id=session_id
     )
     return TokenResponse(
-        access_token=access_token,
-        expires_in=ctx.issuer.ttl_seconds,
-        refresh_token=refresh_token,
+        access_token=access_token, expires_in=ctx.issuer.ttl_seconds, refresh_token=refresh_token
     )
+
+
+async def refresh(ctx: AuthContext, refresh_token: str) -> TokenResponse:
+    token_hash = hash_token(refresh_token)
+    replay: tuple[uuid.UUID, uuid.UUID] | None = None
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await session_sql.lock_refresh_token(conn, token_hash)
+        live = (
+            row is not None and row["revoked_at"] is None and row["expires_at"] > datetime.now(UTC)
+        )
+        if row is None or not live:
+            tokens = None
+        elif row["rotated_at"] is not None:
+            await revoke(conn, row["session_id"], row["user_id"], "refresh_token_replay")
+            replay = (row["user_id"], row["session_id"])
+            tokens = None
+        else:
+            await session_sql.mark_rotated(conn, token_hash)
+            await session_sql.touch_session(conn, row["session_id"])
+            tokens = await _issue(
+                conn, ctx, row["session_id"], row["user_id"], row["email"], row["token_version"]
+            )
+    # Raised after the commit, so a replay's revocation stands.
+    if replay is not None:
+        log.warning(
+            "security_refresh_token_replayed", user_id=str(replay[0]), session_id=str(replay[1])
+        )
+    if tokens is None:
+        LOGINS.labels("refresh", "failure").inc()
+        raise InvalidToken("Refresh token is invalid, expired or revoked", reason="refresh")
+    LOGINS.labels("refresh", "success").inc()
+    return tokens
+
+
+async def revoke(conn: Connection, session_id: uuid.UUID, user_id: uuid.UUID, reason: str) -> bool:
+    expires_at = await session_sql.revoke_session(conn, session_id, user_id, reason)
+    if expires_at is None:
+        return False
+    event = UserSessionRevoked(user_id=user_id, session_id=session_id, expires_at=expires_at)
+    await write_event(conn, event, producer=PRODUCER)
+    return True
+
+
+async def revoke_all(
+    conn: Connection, user_id: uuid.UUID, reason: str, *, except_id: uuid.UUID | None = None
+) -> int:
+    revoked = await session_sql.revoke_sessions_of_user(conn, user_id, reason, except_id=except_id)
+    for row in revoked:
+        event = UserSessionRevoked(
+            user_id=user_id, session_id=row["id"], expires_at=row["expires_at"]
+        )
+        await write_event(conn, event, producer=PRODUCER)
+    return len(revoked)
+
+
+async def logout(ctx: AuthContext, user: CurrentUser) -> None:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await revoke(conn, user.session_id, user.id, "logout")
+
+
+async def logout_others(ctx: AuthContext, user: CurrentUser) -> None:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await revoke_all(conn, user.id, "logout_all", except_id=user.session_id)
+
+
+async def delete_session(ctx: AuthContext, user: CurrentUser, session_id: uuid.UUID) -> None:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if not await revoke(conn, session_id, user.id, "deleted_by_user"):
+            # Another user's session, an unknown one, or one already gone: all look alike.
+            raise SessionNotFound()
+
+
+async def list_sessions(ctx: AuthContext, user: CurrentUser) -> SessionsResponse:
+    async with ctx.pool.acquire() as conn:
+        rows = await session_sql.list_active_sessions(conn, user.id)
+    return SessionsResponse(
+        items=[SessionOut(**dict(row), current=row["id"] == user.session_id) for row in rows]
+    )
+
+
+async def authenticate(ctx: AuthContext, token: str) -> CurrentUser:
+    """A valid signature is not enough: the session must be live and `ver` current."""
+    claims = await ctx.verifier.verify(token)
+    try:
+        user_id, session_id = uuid.UUID(claims.sub), uuid.UUID(claims.sid)
+    except ValueError:
+        raise InvalidToken("Token claims are malformed", reason="malformed") from None
+    async with ctx.pool.acquire() as conn:
+        state = await session_sql.get_session_state(conn, session_id, user_id)
+    if (
+        state is None
+        or state["revoked_at"] is not None
+        or state["expires_at"] <= datetime.now(UTC)
+        or state["token_version"] != claims.ver
+    ):
+        raise InvalidToken("Token has been revoked", reason="revoked")
+    return CurrentUser(user_id, claims.email, session_id, claims.ver)
+
+
+async def token_state(ctx: AuthContext, user_id: uuid.UUID) -> TokenState:
+    async with ctx.pool.acquire() as conn:
+        row = await session_sql.get_token_state(conn, user_id)
+    if row is None:
+        raise UserNotFound()
+    return TokenState(token_version=row["token_version"], revoked_sessions=row["revoked"])

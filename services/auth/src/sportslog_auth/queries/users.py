@@ -1,4 +1,4 @@
-"""Every SQL statement of the auth service; one function per statement, connection first."""
+"""Users, profiles and local credentials."""
 
 from __future__ import annotations
 
@@ -101,26 +101,3 @@ async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: st
         user_id,
         password_hash,
     )
-
-
-async def insert_session(
-    conn: Conn,
-    user_id: uuid.UUID,
-    refresh_token_hash: str,
-    expires_at: datetime,
-    user_agent: str | None,
-    ip: str | None,
-) -> uuid.UUID:
-    session_id: uuid.UUID = await conn.fetchval(
-        """
-        INSERT INTO sessions (user_id, refresh_token_hash, expires_at, user_agent, ip)
-        VALUES ($1, $2, $3, $4, $5)
-        RETURNING id
-        """,
-        user_id,
-        refresh_token_hash,
-        expires_at,
-        user_agent,
-        ip,
-    )
-    return session_id

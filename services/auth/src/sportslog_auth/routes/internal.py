@@ -1,0 +1,21 @@
+"""Endpoints for the other services only. The gateway never routes `/internal/` to clients
+(services/gateway upstreams.py), and auth is not published outside the stack's network."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from sportslog_auth import sessions
+from sportslog_auth.deps import Ctx
+from sportslog_auth.errors import UserNotFound
+from sportslog_auth.schemas import TokenState
+
+router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+
+@router.get("/users/{user_id}/token-state", responses=UserNotFound.openapi())
+async def token_state(user_id: uuid.UUID, ctx: Ctx) -> TokenState:
+    """The gateway fills its revocation cache from this on a miss."""
+    return await sessions.token_state(ctx, user_id)
