@@ -79,3 +79,21 @@ async def verify_email(ctx: AuthContext, token: str, client: ClientInfo) -> Toke
             email=user["email"],
             token_version=user["token_version"],
         )
+
+
+async def resend_verification(ctx: AuthContext, email: str) -> None:
+    """A fresh link for an unverified account; nothing for a verified or unknown one."""
+    token = random_token()
+    expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.verify_token_ttl_seconds)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        account = await user_sql.find_local_account(conn, email)
+        if account is None or account["email_verified"]:
+            return
+        await user_sql.set_verify_token(conn, account["id"], hash_token(token), expires_at)
+        event = UserVerificationRequested(
+            user_id=account["id"],
+            email=email,
+            verify_token=ctx.sealer.seal(token),
+            expires_at=expires_at,
+        )
+        await write_event(conn, event, producer=PRODUCER)

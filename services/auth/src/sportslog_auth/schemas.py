@@ -32,6 +32,20 @@ class LoginRequest(Body):
     password: str = Field(min_length=1, max_length=128)
 
 
+class EmailRequest(Body):
+    email: Email
+
+
+class ResetPasswordRequest(Body):
+    token: str = Field(min_length=1, max_length=256)
+    new_password: Password
+
+
+class ChangePasswordRequest(Body):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: Password
+
+
 class TokenRequest(Body):
     token: str = Field(min_length=1, max_length=256)
 

@@ -17,6 +17,7 @@ class AuthSettings(DatabaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     verify_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    reset_token_ttl_seconds: int = Field(default=3600, ge=60)
     app_base_url: str = "http://localhost:8000"
     token_hmac_secret: StrongSecret
     event_seal_key: Aes256Key

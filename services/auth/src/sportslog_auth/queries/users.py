@@ -101,3 +101,77 @@ async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: st
         user_id,
         password_hash,
     )
+
+
+async def find_local_account(conn: Conn, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT u.id, u.email, c.email_verified
+        FROM users u JOIN local_credentials c ON c.user_id = u.id
+        WHERE u.email = $1
+        """,
+        email,
+    )
+
+
+async def set_reset_token(
+    conn: Conn, user_id: uuid.UUID, reset_token_hash: str, reset_expires: datetime
+) -> None:
+    await conn.execute(
+        """
+        UPDATE local_credentials
+        SET reset_token_hash = $2, reset_expires = $3, updated_at = now()
+        WHERE user_id = $1
+        """,
+        user_id,
+        reset_token_hash,
+        reset_expires,
+    )
+
+
+async def consume_reset_token(conn: Conn, reset_token_hash: str) -> asyncpg.Record | None:
+    """Burn a live reset token; the user it belongs to, or None."""
+    return await conn.fetchrow(
+        """
+        WITH used AS (
+            UPDATE local_credentials
+            SET reset_token_hash = NULL, reset_expires = NULL, updated_at = now()
+            WHERE reset_token_hash = $1 AND reset_expires > now()
+            RETURNING user_id
+        )
+        SELECT u.id, u.email FROM users u JOIN used ON used.user_id = u.id
+        """,
+        reset_token_hash,
+    )
+
+
+async def set_password(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
+    """A new password; proving control of the mailbox (reset) also verifies the email."""
+    await conn.execute(
+        """
+        UPDATE local_credentials
+        SET password_hash = $2, email_verified = true, reset_token_hash = NULL,
+            reset_expires = NULL, updated_at = now()
+        WHERE user_id = $1
+        """,
+        user_id,
+        password_hash,
+    )
+
+
+async def bump_token_version(conn: Conn, user_id: uuid.UUID) -> int:
+    version: int = await conn.fetchval(
+        """
+        UPDATE users SET token_version = token_version + 1, updated_at = now()
+        WHERE id = $1 RETURNING token_version
+        """,
+        user_id,
+    )
+    return version
+
+
+async def get_password_hash(conn: Conn, user_id: uuid.UUID) -> str | None:
+    password_hash: str | None = await conn.fetchval(
+        "SELECT password_hash FROM local_credentials WHERE user_id = $1", user_id
+    )
+    return password_hash

@@ -5,11 +5,18 @@ from fastapi import APIRouter, status
 from sportslog_auth import registration
 from sportslog_auth.deps import Client, Ctx
 from sportslog_auth.errors import InvalidOrExpiredToken
-from sportslog_auth.schemas import MessageResponse, RegisterRequest, TokenRequest, TokenResponse
+from sportslog_auth.schemas import (
+    EmailRequest,
+    MessageResponse,
+    RegisterRequest,
+    TokenRequest,
+    TokenResponse,
+)
 
 router = APIRouter(prefix="/auth", tags=["registration"])
 
 REGISTERED = "Check your inbox: we sent a link to verify this email address."
+RESENT = "If this address has an account waiting for verification, a new link is on its way."
 
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED)
@@ -21,3 +28,9 @@ async def register(body: RegisterRequest, ctx: Ctx) -> MessageResponse:
 @router.post("/verify-email", responses=InvalidOrExpiredToken.openapi())
 async def verify_email(body: TokenRequest, ctx: Ctx, client: Client) -> TokenResponse:
     return await registration.verify_email(ctx, body.token, client)
+
+
+@router.post("/resend-verification")
+async def resend_verification(body: EmailRequest, ctx: Ctx) -> MessageResponse:
+    await registration.resend_verification(ctx, body.email)
+    return MessageResponse(message=RESENT)

@@ -1,0 +1,78 @@
+"""Password reset and password change. Both bump `token_version` and revoke every session,
+so every access token of the user stops working at once (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sportslog_auth import sessions
+from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
+from sportslog_auth.errors import InvalidCredentials, InvalidOrExpiredToken
+from sportslog_auth.queries import users as user_sql
+from sportslog_auth.schemas import TokenResponse
+from sportslog_auth.sessions import CurrentUser
+from sportslog_auth.tokens import hash_token, random_token
+from sportslog_common.db import Connection
+from sportslog_common.events import (
+    UserPasswordChanged,
+    UserPasswordResetRequested,
+    UserTokensRevoked,
+)
+from sportslog_common.outbox import write_event
+
+
+async def forgot_password(ctx: AuthContext, email: str) -> None:
+    """Send a reset link to a known account; nothing at all for an unknown email."""
+    token = random_token()
+    expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.reset_token_ttl_seconds)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        account = await user_sql.find_local_account(conn, email)
+        if account is None:
+            return
+        await user_sql.set_reset_token(conn, account["id"], hash_token(token), expires_at)
+        event = UserPasswordResetRequested(
+            user_id=account["id"],
+            email=email,
+            reset_token=ctx.sealer.seal(token),
+            expires_at=expires_at,
+        )
+        await write_event(conn, event, producer=PRODUCER)
+
+
+async def reset_password(ctx: AuthContext, token: str, new_password: str) -> None:
+    new_hash = await ctx.passwords.hash(new_password)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        user = await user_sql.consume_reset_token(conn, hash_token(token))
+        if user is None:
+            raise InvalidOrExpiredToken()
+        await _replace_password(conn, user["id"], user["email"], new_hash, "password_reset")
+
+
+async def change_password(
+    ctx: AuthContext, user: CurrentUser, current: str, new: str, client: ClientInfo
+) -> TokenResponse:
+    async with ctx.pool.acquire() as conn:
+        stored = await user_sql.get_password_hash(conn, user.id)
+    if stored is None or not await ctx.passwords.verify(stored, current):
+        raise InvalidCredentials("Current password is wrong")
+    new_hash = await ctx.passwords.hash(new)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        version = await _replace_password(conn, user.id, user.email, new_hash, "password_change")
+        # The caller keeps working in a fresh session; every other one is gone.
+        return await sessions.start_session(
+            conn, ctx, client, user_id=user.id, email=user.email, token_version=version
+        )
+
+
+async def _replace_password(
+    conn: Connection, user_id: uuid.UUID, email: str, new_hash: str, reason: str
+) -> int:
+    await user_sql.set_password(conn, user_id, new_hash)
+    version = await user_sql.bump_token_version(conn, user_id)
+    await sessions.revoke_all(conn, user_id, reason)
+    changed = UserPasswordChanged(user_id=user_id, email=email, token_version=version)
+    await write_event(conn, changed, producer=PRODUCER)
+    revoked = UserTokensRevoked(user_id=user_id, token_version=version)
+    await write_event(conn, revoked, producer=PRODUCER)
+    return version

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sportslog_auth import credentials
+from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.errors import InvalidCredentials, InvalidOrExpiredToken
+from sportslog_auth.schemas import (
+    ChangePasswordRequest,
+    EmailRequest,
+    MessageResponse,
+    ResetPasswordRequest,
+    TokenResponse,
+)
+from sportslog_common.errors import InvalidToken
+
+router = APIRouter(tags=["passwords"])
+
+RESET_SENT = "If this address has an account, a link to reset the password is on its way."
+RESET_DONE = "Your password was changed. Sign in with the new one."
+
+
+@router.post("/auth/forgot-password")
+async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
+    await credentials.forgot_password(ctx, body.email)
+    return MessageResponse(message=RESET_SENT)
+
+
+@router.post("/auth/reset-password", responses=InvalidOrExpiredToken.openapi())
+async def reset_password(body: ResetPasswordRequest, ctx: Ctx) -> MessageResponse:
+    await credentials.reset_password(ctx, body.token, body.new_password)
+    return MessageResponse(message=RESET_DONE)
+
+
+@router.put("/me/password", responses={**InvalidCredentials.openapi(), **InvalidToken.openapi()})
+async def change_password(
+    body: ChangePasswordRequest, ctx: Ctx, user: User, client: Client
+) -> TokenResponse:
+    return await credentials.change_password(
+        ctx, user, body.current_password, body.new_password, client
+    )
