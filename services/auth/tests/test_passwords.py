@@ -180,7 +180,8 @@ async def test_resend_verification(client, events, sealer, signup, new_email):
     for email in (unknown, verified, pending):
         r = await client.post("/auth/resend-verification", json={"email": email})
         answers.add((r.status_code, r.json()["message"]))
-    assert len(answers) == 1 and answers.pop()[0] == 200
+    assert len(answers) == 1
+    assert answers.pop()[0] == 200
     again = await events.wait_for("user.verification_requested", pending)
     assert not [e for e in events.seen if e.data.get("email") in (unknown, verified)]
     stale = await client.post(
