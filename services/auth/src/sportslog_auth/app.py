@@ -8,7 +8,15 @@ from fastapi import FastAPI
 from sportslog_auth.context import AuthContext
 from sportslog_auth.keys import load_signing_keys
 from sportslog_auth.passwords import Passwords
-from sportslog_auth.routes import internal, jwks, login, passwords, registration, sessions
+from sportslog_auth.routes import (
+    internal,
+    jwks,
+    login,
+    passwords,
+    profile,
+    registration,
+    sessions,
+)
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.jwt import JwksVerifier
@@ -61,6 +69,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     app.include_router(registration.router)
     app.include_router(login.router)
     app.include_router(passwords.router)
+    app.include_router(profile.router)
     app.include_router(sessions.router)
     app.include_router(jwks.router)
     app.include_router(internal.router)

@@ -21,3 +21,7 @@ class SessionNotFound(NotFound):
 
 class UserNotFound(NotFound):
     message = "User not found"
+
+
+class ReauthenticationRequired(AppError):
+    status, code, message = 403, "reauthentication_required", "Confirm with a one-time code"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from sportslog_auth.phones import to_e164
 
 
 def _lower(value: str) -> str:
@@ -83,3 +85,45 @@ class TokenState(BaseModel):
 
     token_version: int
     revoked_sessions: list[uuid.UUID]
+
+
+def _e164(value: str | None) -> str | None:
+    return None if value is None else to_e164(value)
+
+
+def _display_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or any(ord(ch) < 32 for ch in value):
+        raise ValueError("must be 1 to 100 printable characters")
+    return value
+
+
+class ProfileUpdate(Body):
+    """Only the fields sent change; `null` clears a display name or phone number."""
+
+    display_name: Annotated[str | None, Field(max_length=100), AfterValidator(_display_name)] = None
+    preferred_units: Literal["metric", "imperial"] = "metric"
+    phone_number: Annotated[str | None, Field(max_length=32), AfterValidator(_e164)] = None
+
+
+class ProfileOut(BaseModel):
+    display_name: str | None
+    preferred_units: Literal["metric", "imperial"]
+    phone_number: str | None
+    phone_verified: bool
+    preferences: dict[str, Any]
+
+
+class MeResponse(BaseModel):
+    id: uuid.UUID
+    email: str
+    email_verified: bool
+    created_at: datetime
+    auth_methods: list[str]
+    profile: ProfileOut
+
+
+class DeleteAccountRequest(Body):
+    password: str | None = Field(default=None, min_length=1, max_length=128)

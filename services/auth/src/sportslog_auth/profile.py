@@ -1,0 +1,97 @@
+"""The signed-in user's own account: /me, profile, preferences, deletion."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sportslog_auth.context import PRODUCER, AuthContext
+from sportslog_auth.errors import InvalidCredentials, ReauthenticationRequired, UserNotFound
+from sportslog_auth.merge_patch import MAX_DEPTH, depth, merge_patch
+from sportslog_auth.queries import profiles as profile_sql
+from sportslog_auth.queries import users as user_sql
+from sportslog_auth.schemas import MeResponse, ProfileOut, ProfileUpdate
+from sportslog_auth.sessions import CurrentUser
+from sportslog_common.errors import InvalidJson, ValidationFailed
+from sportslog_common.events import UserDeleted
+from sportslog_common.outbox import write_event
+
+MAX_PREFERENCES_BYTES = 16 * 1024
+
+
+async def get_me(ctx: AuthContext, user: CurrentUser) -> MeResponse:
+    async with ctx.pool.acquire() as conn:
+        row = await profile_sql.get_me(conn, user.id)
+    if row is None:
+        raise UserNotFound()
+    methods = (["password"] if row["has_password"] else []) + list(row["providers"])
+    return MeResponse(
+        id=row["id"],
+        email=row["email"],
+        email_verified=row["email_verified"],
+        created_at=row["created_at"],
+        auth_methods=methods,
+        profile=ProfileOut(
+            display_name=row["display_name"],
+            preferred_units=row["preferred_units"],
+            phone_number=row["phone_number"],
+            phone_verified=row["phone_verified"],
+            preferences=row["preferences"],
+        ),
+    )
+
+
+async def update_profile(ctx: AuthContext, user: CurrentUser, body: ProfileUpdate) -> MeResponse:
+    changes = body.model_dump(include=body.model_fields_set)
+    async with ctx.pool.acquire() as conn:
+        await profile_sql.update_profile(conn, user.id, changes)
+    return await get_me(ctx, user)
+
+
+def parse_patch(raw: bytes) -> dict[str, Any]:
+    """The body of PUT /me/preferences: a JSON object, bounded in size and depth."""
+    try:
+        patch = json.loads(raw)
+    except RecursionError:
+        raise _invalid("is nested too deeply") from None
+    except ValueError:  # malformed JSON or not UTF-8
+        raise InvalidJson() from None
+    if not isinstance(patch, dict):
+        raise _invalid("must be a JSON object (an RFC 7396 merge patch)")
+    if depth(patch) > MAX_DEPTH:
+        raise _invalid(f"is nested deeper than {MAX_DEPTH} levels")
+    return patch
+
+
+async def patch_preferences(
+    ctx: AuthContext, user: CurrentUser, patch: dict[str, Any]
+) -> dict[str, Any]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        current = await profile_sql.lock_preferences(conn, user.id)
+        if current is None:
+            raise UserNotFound()
+        merged: dict[str, Any] = merge_patch(current, patch)
+        size = len(json.dumps(merged, separators=(",", ":")).encode())
+        if size > MAX_PREFERENCES_BYTES:
+            raise _invalid(f"would make preferences {size} bytes, over {MAX_PREFERENCES_BYTES}")
+        await profile_sql.set_preferences(conn, user.id, merged)
+    return merged
+
+
+async def delete_account(ctx: AuthContext, user: CurrentUser, password: str | None) -> None:
+    async with ctx.pool.acquire() as conn:
+        stored = await user_sql.get_password_hash(conn, user.id)
+    if stored is None:
+        # Password-less accounts re-authenticate with a fresh one-time code (issue 3, OTP).
+        raise ReauthenticationRequired()
+    if password is None or not await ctx.passwords.verify(stored, password):
+        raise InvalidCredentials("Password is wrong")
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        email = await profile_sql.delete_user(conn, user.id)
+        if email is None:
+            raise UserNotFound()
+        await write_event(conn, UserDeleted(user_id=user.id, email=email), producer=PRODUCER)
+
+
+def _invalid(message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": "body", "message": f"Preferences patch {message}"}])

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from sportslog_auth import profile
+from sportslog_auth.deps import Ctx, User
+from sportslog_auth.errors import InvalidCredentials, ReauthenticationRequired
+from sportslog_auth.schemas import DeleteAccountRequest, MeResponse, ProfileUpdate
+from sportslog_common.errors import InvalidToken, ValidationFailed
+
+router = APIRouter(prefix="/me", tags=["profile"], responses=InvalidToken.openapi())
+
+MERGE_PATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"type": "object", "additionalProperties": True}}
+            for media in ("application/json", "application/merge-patch+json")
+        },
+    }
+}
+
+
+@router.get("")
+async def me(ctx: Ctx, user: User) -> MeResponse:
+    return await profile.get_me(ctx, user)
+
+
+@router.put("/profile")
+async def update_profile(body: ProfileUpdate, ctx: Ctx, user: User) -> MeResponse:
+    return await profile.update_profile(ctx, user, body)
+
+
+@router.put("/preferences", openapi_extra=MERGE_PATCH_BODY, responses=ValidationFailed.openapi())
+async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str, Any]:
+    # Read by hand: both application/json and application/merge-patch+json are accepted.
+    patch = profile.parse_patch(await request.body())
+    return await profile.patch_preferences(ctx, user, patch)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**InvalidCredentials.openapi(), **ReauthenticationRequired.openapi()},
+)
+async def delete_account(body: DeleteAccountRequest, ctx: Ctx, user: User) -> None:
+    await profile.delete_account(ctx, user, body.password)
