@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import structlog
 import uvicorn
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
@@ -22,6 +25,8 @@ from sportslog_common.metrics import MetricsMiddleware
 from sportslog_common.migrations import migrate
 from sportslog_common.outbox import OutboxRelay
 from sportslog_common.settings import CommonSettings, DatabaseSettings
+
+log = structlog.get_logger("sportslog.service")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -115,6 +120,33 @@ async def outbox_relay(
     finally:
         await relay.stop()
         await publisher.close()
+
+
+@asynccontextmanager
+async def periodic(
+    interval: float, job: Callable[[], Awaitable[None]]
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `job` every `interval` seconds while the service runs; a failure is logged."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except Exception as exc:
+                log.warning(
+                    "periodic_job_failed",
+                    job=getattr(job, "__qualname__", "?"),
+                    error=type(exc).__name__,
+                )
+
+    task = asyncio.create_task(loop())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def serve(app: FastAPI, settings: CommonSettings) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,13 +12,16 @@ from sportslog_auth.routes import (
     internal,
     jwks,
     login,
+    otp,
     passwords,
     profile,
     registration,
     sessions,
 )
 from sportslog_auth.settings import AuthSettings
+from sportslog_auth.throttle import Rules, Throttle, prune
 from sportslog_auth.tokens import AccessTokenIssuer
+from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.sealing import Sealer
@@ -27,8 +30,19 @@ from sportslog_common.service import (
     build_app,
     database,
     outbox_relay,
+    periodic,
     ready_checks,
 )
+
+THROTTLE_PRUNE_SECONDS = 600.0
+
+
+def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        async with pool.acquire() as conn:
+            await prune(conn)
+
+    return run
 
 
 def create_app(settings: AuthSettings) -> FastAPI:
@@ -45,6 +59,8 @@ def create_app(settings: AuthSettings) -> FastAPI:
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
             )
             stack.callback(passwords.close)
+            await stack.enter_async_context(periodic(THROTTLE_PRUNE_SECONDS, _pruner(pool)))
+            hmac_secret = settings.token_hmac_secret.get_secret_value().encode()
             app.state.pool = pool
             app.state.jwks = keys.jwks
             app.state.ctx = AuthContext(
@@ -61,6 +77,11 @@ def create_app(settings: AuthSettings) -> FastAPI:
                 verifier=JwksVerifier.for_keys(
                     keys.jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
                 ),
+                throttle=Throttle(hmac_secret),
+                rules=Rules.from_limits(
+                    settings.login_max_failures_per_account, settings.login_max_failures_per_ip
+                ),
+                otp_secret=hmac_secret,
             )
             app.state.ready_checks = ready_checks(pool, connection)
             yield
@@ -69,6 +90,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     app.include_router(registration.router)
     app.include_router(login.router)
     app.include_router(passwords.router)
+    app.include_router(otp.router)
     app.include_router(profile.router)
     app.include_router(sessions.router)
     app.include_router(jwks.router)

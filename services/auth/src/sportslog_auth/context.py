@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sportslog_auth.passwords import Passwords
 from sportslog_auth.settings import AuthSettings
+from sportslog_auth.throttle import Rule, Rules, Throttle
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
@@ -22,9 +23,15 @@ class AuthContext:
     issuer: AccessTokenIssuer
     sealer: Sealer
     verifier: JwksVerifier  # auth's own tokens, against its own key set
+    throttle: Throttle
+    rules: Rules
+    otp_secret: bytes  # TOKEN_HMAC_SECRET: codes are stored as HMAC-SHA256 under it
 
 
 @dataclass(frozen=True)
 class ClientInfo:
     user_agent: str | None
     ip: str | None
+
+    def per_ip(self, rule: Rule) -> list[tuple[Rule, str]]:
+        return [(rule, self.ip)] if self.ip else []

@@ -40,13 +40,18 @@ async def forgot_password(ctx: AuthContext, email: str) -> None:
         await write_event(conn, event, producer=PRODUCER)
 
 
-async def reset_password(ctx: AuthContext, token: str, new_password: str) -> None:
+async def reset_password(
+    ctx: AuthContext, token: str, new_password: str, client: ClientInfo
+) -> None:
     new_hash = await ctx.passwords.hash(new_password)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        hits = await ctx.throttle.begin(conn, client.per_ip(ctx.rules.token_ip))
         user = await user_sql.consume_reset_token(conn, hash_token(token))
-        if user is None:
-            raise InvalidOrExpiredToken()
-        await _replace_password(conn, user["id"], user["email"], new_hash, "password_reset")
+        if user is not None:
+            await ctx.throttle.forgive(conn, hits)
+            await _replace_password(conn, user["id"], user["email"], new_hash, "password_reset")
+    if user is None:  # raised after the commit, so the failed attempt stays counted
+        raise InvalidOrExpiredToken()
 
 
 async def change_password(

@@ -25,3 +25,11 @@ class UserNotFound(NotFound):
 
 class ReauthenticationRequired(AppError):
     status, code, message = 403, "reauthentication_required", "Confirm with a one-time code"
+
+
+class InvalidCode(AppError):
+    status, code, message = 400, "invalid_code", "The code is wrong, expired or used up"
+
+
+class NoPhoneNumber(AppError):
+    status, code, message = 409, "no_phone_number", "Add a phone number to your profile first"

@@ -11,9 +11,13 @@ from sportslog_auth.sessions import start_session
 
 
 async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo) -> TokenResponse:
-    # No connection is held while argon2 runs: the pool is smaller than the login queue.
-    async with ctx.pool.acquire() as conn:
+    # Counted as a failure up front, so concurrent guesses cannot all slip under the limit,
+    # and forgiven once the password is right. Unknown and known emails count alike.
+    attempts = [(ctx.rules.login_account, email), *client.per_ip(ctx.rules.login_ip)]
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        hits = await ctx.throttle.begin(conn, attempts)
         user = await user_sql.get_login(conn, email)
+    # No connection is held while argon2 runs: the pool is smaller than the login queue.
     if user is None:
         await ctx.passwords.verify_dummy(password)
         LOGINS.labels("local", "failure").inc()
@@ -21,22 +25,26 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
     if not await ctx.passwords.verify(user["password_hash"], password):
         LOGINS.labels("local", "failure").inc()
         raise InvalidCredentials()
-    if not user["email_verified"]:
-        LOGINS.labels("local", "failure").inc()
-        raise EmailNotVerified()
     new_hash = None
-    if ctx.passwords.needs_rehash(user["password_hash"]):
+    if user["email_verified"] and ctx.passwords.needs_rehash(user["password_hash"]):
         new_hash = await ctx.passwords.hash(password)
     async with ctx.pool.acquire() as conn, conn.transaction():
-        if new_hash is not None:
-            await user_sql.update_password_hash(conn, user["id"], new_hash)
-        tokens = await start_session(
-            conn,
-            ctx,
-            client,
-            user_id=user["id"],
-            email=user["email"],
-            token_version=user["token_version"],
-        )
+        await ctx.throttle.forgive(conn, hits)
+        if not user["email_verified"]:
+            tokens = None
+        else:
+            if new_hash is not None:
+                await user_sql.update_password_hash(conn, user["id"], new_hash)
+            tokens = await start_session(
+                conn,
+                ctx,
+                client,
+                user_id=user["id"],
+                email=user["email"],
+                token_version=user["token_version"],
+            )
+    if tokens is None:
+        LOGINS.labels("local", "failure").inc()
+        raise EmailNotVerified()
     LOGINS.labels("local", "success").inc()
     return tokens

@@ -66,19 +66,24 @@ async def register(ctx: AuthContext, email: str, password: str) -> None:
 
 
 async def verify_email(ctx: AuthContext, token: str, client: ClientInfo) -> TokenResponse:
+    tokens = None
     async with ctx.pool.acquire() as conn, conn.transaction():
+        hits = await ctx.throttle.begin(conn, client.per_ip(ctx.rules.token_ip))
         user = await user_sql.consume_verify_token(conn, hash_token(token))
-        if user is None:
-            raise InvalidOrExpiredToken()
-        await write_event(conn, UserEmailVerified(user_id=user["id"]), producer=PRODUCER)
-        return await start_session(
-            conn,
-            ctx,
-            client,
-            user_id=user["id"],
-            email=user["email"],
-            token_version=user["token_version"],
-        )
+        if user is not None:
+            await ctx.throttle.forgive(conn, hits)
+            await write_event(conn, UserEmailVerified(user_id=user["id"]), producer=PRODUCER)
+            tokens = await start_session(
+                conn,
+                ctx,
+                client,
+                user_id=user["id"],
+                email=user["email"],
+                token_version=user["token_version"],
+            )
+    if tokens is None:  # raised after the commit, so the failed attempt stays counted
+        raise InvalidOrExpiredToken()
+    return tokens
 
 
 async def resend_verification(ctx: AuthContext, email: str) -> None:

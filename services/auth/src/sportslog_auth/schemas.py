@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sportslog_auth.phones import to_e164
 
@@ -17,6 +27,7 @@ def _lower(value: str) -> str:
 
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 
 
 class Body(BaseModel):
@@ -125,5 +136,45 @@ class MeResponse(BaseModel):
     profile: ProfileOut
 
 
+Code = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
 class DeleteAccountRequest(Body):
+    """An account with a password confirms with it; a password-less one with a fresh code."""
+
     password: str | None = Field(default=None, min_length=1, max_length=128)
+    code: Code | None = None
+
+
+class OtpRequest(Body):
+    channel: Literal["email", "sms"]  # declared first: the identifier's check reads it
+    identifier: str = Field(min_length=3, max_length=254)
+
+    @field_validator("identifier")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        return normalise_identifier(value, info.data.get("channel", "email"))
+
+
+class OtpVerify(Body):
+    identifier: str = Field(min_length=3, max_length=254)
+    code: Code
+
+    @field_validator("identifier")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return normalise_identifier(value, "email" if "@" in value else "sms")
+
+
+class PhoneCode(Body):
+    code: Code
+
+
+def normalise_identifier(identifier: str, channel: str) -> str:
+    """An email (lowercased, validated) for `email`, an E.164 number for `sms`."""
+    if channel == "email":
+        try:
+            return _EMAIL.validate_python(identifier)
+        except ValidationError:
+            raise ValueError("identifier must be an email address for channel email") from None
+    return to_e164(identifier)

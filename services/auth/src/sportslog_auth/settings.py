@@ -22,6 +22,8 @@ class AuthSettings(DatabaseSettings):
     token_hmac_secret: StrongSecret
     event_seal_key: Aes256Key
     oauth_token_encryption_key: Aes256Key | None = None
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)

@@ -27,8 +27,8 @@ async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
 
 
 @router.post("/auth/reset-password", responses=InvalidOrExpiredToken.openapi())
-async def reset_password(body: ResetPasswordRequest, ctx: Ctx) -> MessageResponse:
-    await credentials.reset_password(ctx, body.token, body.new_password)
+async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -> MessageResponse:
+    await credentials.reset_password(ctx, body.token, body.new_password, client)
     return MessageResponse(message=RESET_DONE)
 
 

@@ -46,4 +46,4 @@ async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str,
     responses={**InvalidCredentials.openapi(), **ReauthenticationRequired.openapi()},
 )
 async def delete_account(body: DeleteAccountRequest, ctx: Ctx, user: User) -> None:
-    await profile.delete_account(ctx, user, body.password)
+    await profile.delete_account(ctx, user, body.password, body.code)

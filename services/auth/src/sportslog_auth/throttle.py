@@ -1,0 +1,97 @@
+"""Brute-force throttling kept in PostgreSQL, so every auth replica counts the same.
+
+A rule allows `limit` counted attempts per key in a sliding `window`; past that, 429 with
+`Retry-After` until the oldest counted attempt leaves the window. A success never clears
+the count early (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter
+
+from sportslog_auth.queries import throttle as throttle_sql
+from sportslog_common.db import Connection
+from sportslog_common.errors import RateLimited
+
+THROTTLED = Counter(
+    "sportslog_auth_throttled_total", "Attempts refused by brute-force throttling", ["rule"]
+)
+WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    limit: int
+    window: timedelta = WINDOW
+
+
+Attempt = tuple[Rule, str]
+"""A rule and the value it counts (an email, a phone, an IP)."""
+
+
+class Throttle:
+    """Every method runs inside the caller's transaction (the key lock lives until it ends)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _key(self, rule: Rule, value: str) -> str:
+        return hmac.new(self._secret, f"{rule.name}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    async def check(self, conn: Connection, rule: Rule, value: str) -> None:
+        """429 if `value` already used up its attempts; counts nothing."""
+        key = self._key(rule, value)
+        await throttle_sql.lock_key(conn, rule.name, key)
+        hits, oldest = await throttle_sql.window_state(conn, rule.name, key, rule.window)
+        if hits >= rule.limit:
+            THROTTLED.labels(rule.name).inc()
+            retry_after = rule.window - (datetime.now(UTC) - (oldest or datetime.now(UTC)))
+            raise RateLimited(int(retry_after.total_seconds()) + 1)
+
+    async def count(self, conn: Connection, rule: Rule, value: str) -> int:
+        return await throttle_sql.insert_hit(conn, rule.name, self._key(rule, value))
+
+    async def begin(self, conn: Connection, attempts: list[Attempt]) -> list[int]:
+        """Check every rule, then count the attempt against each *before* it is tried, so
+        concurrent guesses cannot all slip under the limit; `forgive` a success."""
+        for rule, value in attempts:
+            await self.check(conn, rule, value)
+        return [await self.count(conn, rule, value) for rule, value in attempts]
+
+    async def forgive(self, conn: Connection, hit_ids: list[int]) -> None:
+        """The attempt succeeded: it was not a failure. Earlier failures still count."""
+        await throttle_sql.delete_hits(conn, hit_ids)
+
+
+async def prune(conn: Connection) -> int:
+    """Forget hits older than any window (run periodically)."""
+    return await throttle_sql.delete_hits_before(conn, timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What is counted, per what (DESIGN.md §3 LOGIN_MAX_FAILURES_PER_*, §4 OTP limits)."""
+
+    login_account: Rule
+    login_ip: Rule
+    token_ip: Rule  # wrong verify-email and reset-password tokens
+    otp_request: Rule
+    otp_verify: Rule
+    otp_verify_ip: Rule
+
+    @classmethod
+    def from_limits(cls, per_account: int, per_ip: int) -> Rules:
+        return cls(
+            login_account=Rule("login_account", per_account),
+            login_ip=Rule("login_ip", per_ip),
+            token_ip=Rule("token_ip", per_ip),
+            otp_request=Rule("otp_request", 3),
+            otp_verify=Rule("otp_verify", per_account),
+            otp_verify_ip=Rule("otp_verify_ip", per_ip),
+        )
