@@ -118,3 +118,16 @@ async def test_throttling_is_counted(strict, new_email):
         await login(strict, email, "guess", "10.8.0.1")
     after = REGISTRY.get_sample_value("sportslog_auth_throttled_total", {"rule": "login_account"})
     assert after == before + 1
+
+
+async def test_password_reauthentication_is_throttled(strict, signup, new_email):
+    # A stolen access token must not turn PUT /me/password into a password-guessing oracle.
+    tokens = await signup(new_email(), "right password")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    body = {"current_password": "guess", "new_password": "new password"}
+    codes = [
+        (await strict.put("/me/password", json=body, headers=headers)).status_code for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    r = await strict.request("DELETE", "/me", json={"password": "right password"}, headers=headers)
+    assert r.status_code == 429

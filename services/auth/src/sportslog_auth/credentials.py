@@ -54,13 +54,26 @@ async def reset_password(
         raise InvalidOrExpiredToken()
 
 
+async def confirm_password(ctx: AuthContext, user: CurrentUser, password: str | None) -> bool:
+    """Re-authentication for sensitive changes, throttled like a login (a stolen access
+    token must not become a password oracle). False: the account has no password."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        hits = await ctx.throttle.begin(conn, [(ctx.rules.login_account, user.email)])
+        stored = await user_sql.get_password_hash(conn, user.id)
+    if stored is None:
+        return False
+    if password is None or not await ctx.passwords.verify(stored, password):
+        raise InvalidCredentials("Password is wrong")
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await ctx.throttle.forgive(conn, hits)
+    return True
+
+
 async def change_password(
     ctx: AuthContext, user: CurrentUser, current: str, new: str, client: ClientInfo
 ) -> TokenResponse:
-    async with ctx.pool.acquire() as conn:
-        stored = await user_sql.get_password_hash(conn, user.id)
-    if stored is None or not await ctx.passwords.verify(stored, current):
-        raise InvalidCredentials("Current password is wrong")
+    if not await confirm_password(ctx, user, current):
+        raise InvalidCredentials("Password is wrong")
     new_hash = await ctx.passwords.hash(new)
     async with ctx.pool.acquire() as conn, conn.transaction():
         version = await _replace_password(conn, user.id, user.email, new_hash, "password_change")

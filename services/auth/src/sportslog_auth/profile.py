@@ -6,16 +6,15 @@ import json
 from typing import Any
 
 from sportslog_auth.context import PRODUCER, AuthContext
+from sportslog_auth.credentials import confirm_password
 from sportslog_auth.errors import (
     InvalidCode,
-    InvalidCredentials,
     ReauthenticationRequired,
     UserNotFound,
 )
 from sportslog_auth.merge_patch import MAX_DEPTH, depth, merge_patch
 from sportslog_auth.otp import consume_fresh_code
 from sportslog_auth.queries import profiles as profile_sql
-from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import MeResponse, ProfileOut, ProfileUpdate
 from sportslog_auth.sessions import CurrentUser
 from sportslog_common.errors import InvalidJson, ValidationFailed
@@ -87,18 +86,14 @@ async def patch_preferences(
 async def delete_account(
     ctx: AuthContext, user: CurrentUser, password: str | None, code: str | None
 ) -> None:
-    async with ctx.pool.acquire() as conn:
-        stored = await user_sql.get_password_hash(conn, user.id)
-    if stored is not None:
-        if password is None or not await ctx.passwords.verify(stored, password):
-            raise InvalidCredentials("Password is wrong")
-    elif code is None:
+    has_password = await confirm_password(ctx, user, password)
+    if not has_password and code is None:
         # A password-less account confirms with a fresh sign-in code (POST /auth/otp/request).
         raise ReauthenticationRequired()
     deleted = False
     async with ctx.pool.acquire() as conn, conn.transaction():
         # A wrong code's attempt is counted when this transaction commits.
-        if stored is not None or await consume_fresh_code(conn, ctx, user.id, code or ""):
+        if has_password or await consume_fresh_code(conn, ctx, user.id, code or ""):
             email = await profile_sql.delete_user(conn, user.id)
             if email is None:
                 raise UserNotFound()
