@@ -30,7 +30,7 @@ e2e: sync
 	$(UV) run --no-sync pytest tests/e2e
 
 bench: sync
-	$(UV) run --no-sync python bench/run.py
+	$(UV) run --no-sync python -m bench.run $(ONLY)
 
 up:
 	docker compose --env-file deploy/secrets.env up --build

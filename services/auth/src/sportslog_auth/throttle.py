@@ -36,7 +36,7 @@ Attempt = tuple[Rule, str]
 
 
 class Throttle:
-    """Every method runs inside the caller's transaction (the key lock lives until it ends)."""
+    """Every method runs inside the caller's transaction."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
@@ -44,25 +44,24 @@ class Throttle:
     def _key(self, rule: Rule, value: str) -> str:
         return hmac.new(self._secret, f"{rule.name}:{value}".encode(), hashlib.sha256).hexdigest()
 
-    async def check(self, conn: Connection, rule: Rule, value: str) -> None:
-        """429 if `value` already used up its attempts; counts nothing."""
-        key = self._key(rule, value)
-        await throttle_sql.lock_key(conn, rule.name, key)
-        hits, oldest = await throttle_sql.window_state(conn, rule.name, key, rule.window)
-        if hits >= rule.limit:
-            THROTTLED.labels(rule.name).inc()
-            retry_after = rule.window - (datetime.now(UTC) - (oldest or datetime.now(UTC)))
-            raise RateLimited(int(retry_after.total_seconds()) + 1)
-
-    async def count(self, conn: Connection, rule: Rule, value: str) -> int:
-        return await throttle_sql.insert_hit(conn, rule.name, self._key(rule, value))
-
     async def begin(self, conn: Connection, attempts: list[Attempt]) -> list[int]:
-        """Check every rule, then count the attempt against each *before* it is tried, so
-        concurrent guesses cannot all slip under the limit; `forgive` a success."""
+        """Count the attempt against every rule *before* it is tried, or refuse it (429)
+        when a rule's window is full; `forgive` the attempt once it succeeded."""
+        hit_ids = []
         for rule, value in attempts:
-            await self.check(conn, rule, value)
-        return [await self.count(conn, rule, value) for rule, value in attempts]
+            key = self._key(rule, value)
+            hit_id = await throttle_sql.insert_hit_if_under(
+                conn, rule.name, key, rule.window, rule.limit
+            )
+            if hit_id is None:
+                THROTTLED.labels(rule.name).inc()
+                oldest = await throttle_sql.oldest_hit(conn, rule.name, key, rule.window)
+                now = datetime.now(UTC)
+                retry_after = rule.window - (now - (oldest or now))
+                # Raised inside the caller's transaction: hits counted above roll back.
+                raise RateLimited(int(retry_after.total_seconds()) + 1)
+            hit_ids.append(hit_id)
+        return hit_ids
 
     async def forgive(self, conn: Connection, hit_ids: list[int]) -> None:
         """The attempt succeeded: it was not a failure. Earlier failures still count."""

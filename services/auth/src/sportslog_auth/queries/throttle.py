@@ -7,33 +7,38 @@ from datetime import datetime, timedelta
 from sportslog_common.db import Connection as Conn
 
 
-async def lock_key(conn: Conn, scope: str, key: str) -> None:
-    """Serialise check-then-count for one key until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{scope}:{key}")
-
-
-async def window_state(
-    conn: Conn, scope: str, key: str, window: timedelta
-) -> tuple[int, datetime | None]:
-    """How many hits in the window, and when the oldest of them was."""
-    row = await conn.fetchrow(
+async def insert_hit_if_under(
+    conn: Conn, scope: str, key: str, window: timedelta, limit: int
+) -> int | None:
+    """Count one more attempt unless `limit` are already in the window; None when full.
+    One statement and no lock: concurrent attempts never queue on each other (a busy
+    account must not tie up the pool), at the price of overshooting the limit by at most
+    the attempts in flight at the same instant."""
+    hit_id: int | None = await conn.fetchval(
         """
-        SELECT count(*) AS hits, min(hit_at) AS oldest FROM throttle_hits
-        WHERE scope = $1 AND key = $2 AND hit_at > now() - $3::interval
+        INSERT INTO throttle_hits (scope, key)
+        SELECT $1, $2
+        WHERE (SELECT count(*) FROM throttle_hits
+               WHERE scope = $1 AND key = $2 AND hit_at > now() - $3::interval) < $4
+        RETURNING id
         """,
         scope,
         key,
         window,
-    )
-    assert row is not None
-    return int(row["hits"]), row["oldest"]
-
-
-async def insert_hit(conn: Conn, scope: str, key: str) -> int:
-    hit_id: int = await conn.fetchval(
-        "INSERT INTO throttle_hits (scope, key) VALUES ($1, $2) RETURNING id", scope, key
+        limit,
     )
     return hit_id
+
+
+async def oldest_hit(conn: Conn, scope: str, key: str, window: timedelta) -> datetime | None:
+    oldest: datetime | None = await conn.fetchval(
+        "SELECT min(hit_at) FROM throttle_hits"
+        " WHERE scope = $1 AND key = $2 AND hit_at > now() - $3::interval",
+        scope,
+        key,
+        window,
+    )
+    return oldest
 
 
 async def delete_hits(conn: Conn, hit_ids: list[int]) -> None:
