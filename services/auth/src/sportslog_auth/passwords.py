@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-
-
-def _lower_priority() -> None:
-    """SCHED_IDLE where Linux offers it (hash only when no request is waiting for a core),
-    else a nicer priority; neither needs privileges."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 class Passwords:
