@@ -20,27 +20,31 @@ from sportslog_common.devstack import with_database
 
 CONCURRENCY = 16
 LOAD_SECONDS = 10.0
-ME_SAMPLES = 500
+ME_SAMPLES = 300
 PASSWORD = "bench password 1"
 
 
-def _sample_me(base_url: str, headers: dict[str, str], n: int) -> list[float]:
+def _sample(base_url: str, path: str, headers: dict[str, str], n: int) -> list[float]:
     # Its own process and a plain sync client, so the load generator's event loop does not
     # add its own delays to what is measured.
     samples = []
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for _ in range(n):
             started = time.perf_counter()
-            r = client.get("/me", headers=headers)
+            r = client.get(path, headers=headers)
             samples.append(time.perf_counter() - started)
             assert r.status_code == 200, r.text
     return samples
 
 
-async def me_latencies(base_url: str, headers: dict[str, str], n: int) -> list[float]:
+async def latencies(base_url: str, headers: dict[str, str], n: int) -> dict[str, list[float]]:
+    """GET /me (token check + 2 queries) and GET /health (the event loop alone)."""
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return await loop.run_in_executor(pool, _sample_me, base_url, headers, n)
+        return {
+            path: await loop.run_in_executor(pool, _sample, base_url, path, headers, n)
+            for path in ("/me", "/health")
+        }
 
 
 async def login_load(client: httpx.AsyncClient, email: str, stop_at: float) -> list[float]:
@@ -81,23 +85,24 @@ async def run(stack: devstack.Stack) -> None:
         ).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
 
-        idle = await me_latencies(stack.url("auth"), headers, ME_SAMPLES)
+        idle = await latencies(stack.url("auth"), headers, ME_SAMPLES)
 
         stop_at = time.perf_counter() + LOAD_SECONDS
         loaders = [
             asyncio.create_task(login_load(client, email, stop_at)) for _ in range(CONCURRENCY)
         ]
         await asyncio.sleep(1.0)  # let the load reach steady state
-        loaded = await me_latencies(stack.url("auth"), headers, ME_SAMPLES)
+        loaded = await latencies(stack.url("auth"), headers, ME_SAMPLES)
         logins = [s for task in await asyncio.gather(*loaders) for s in task]
 
     rate = len(logins) / LOAD_SECONDS
     print(f"login: {rate:6.1f} logins/s at concurrency {CONCURRENCY} (argon2id m=19456 t=2 p=1)")
     p50, p99 = percentile(logins, 0.5) * 1000, percentile(logins, 0.99) * 1000
     print(f"login: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
-    for label, q in (("p50", 0.5), ("p99", 0.99)):
-        quiet, busy = percentile(idle, q) * 1000, percentile(loaded, q) * 1000
-        print(
-            f"login: GET /me {label} idle {quiet:6.2f} ms, under login load {busy:6.2f} ms"
-            f" -> {busy / quiet:4.1f}x"
-        )
+    for path in ("/me", "/health"):
+        for label, q in (("p50", 0.5), ("p99", 0.99)):
+            quiet, busy = percentile(idle[path], q) * 1000, percentile(loaded[path], q) * 1000
+            print(
+                f"login: GET {path:<7} {label} idle {quiet:6.2f} ms, "
+                f"under login load {busy:6.2f} ms -> {busy / quiet:4.1f}x"
+            )
