@@ -109,6 +109,10 @@ def dev_secrets() -> dict[str, str]:
         )
         path.chmod(0o600)
     values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    if "CURSOR_SECRET" not in values:  # added after the first dev.env files were made
+        values["CURSOR_SECRET"] = base64.urlsafe_b64encode(os.urandom(48)).decode()
+        with path.open("a") as out:
+            out.write(f"CURSOR_SECRET={values['CURSOR_SECRET']}\n")
     return {name: os.environ.get(name, value) for name, value in values.items()}
 
 
@@ -178,6 +182,7 @@ async def main() -> None:
         key_file=signing_key(),
         token_hmac_secret=secrets["TOKEN_HMAC_SECRET"],
         event_seal_key=secrets["EVENT_SEAL_KEY"],
+        cursor_secret=secrets["CURSOR_SECRET"],
         smtp_port=SINK_PORT,
         app_base_url=os.environ.get("APP_BASE_URL", "http://localhost:8000"),
         jwt_issuer=os.environ.get("JWT_ISSUER", "http://localhost:8000"),

@@ -29,6 +29,7 @@ def settings(activities_db, broker_names, amqp_url, mint) -> ActivitiesSettings:
         jwks_url="http://auth.test/.well-known/jwks.json",
         jwt_issuer=mint.issuer,
         jwt_audience=mint.audience,
+        cursor_secret="c" * 32,
         max_device_data_bytes=2048,
         db_pool_min_size=1,
         db_pool_max_size=5,

@@ -1,6 +1,6 @@
 import pytest
 
-from sportslog_auth.merge_patch import merge_patch
+from sportslog_common.merge_patch import merge_patch
 
 
 def bearer(tokens: dict) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class Stack:
     key_file: Path
     token_hmac_secret: str
     event_seal_key: str
+    cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     databases: dict[str, str] = field(default_factory=lambda: dict(DATABASES))
@@ -75,7 +77,7 @@ class Stack:
                 "TOKEN_HMAC_SECRET": self.token_hmac_secret,
                 "EVENT_SEAL_KEY": self.event_seal_key,
             },
-            "activities": {"JWKS_URL": jwks},
+            "activities": {"JWKS_URL": jwks, "CURSOR_SECRET": self.cursor_secret},
             "notifier": {
                 "SMTP_HOST": self.smtp_host,
                 "SMTP_PORT": str(self.smtp_port),

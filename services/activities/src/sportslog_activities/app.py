@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
+from sportslog_activities import queries
 from sportslog_activities.consumers import UserPurger
+from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.routes import activities
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.bus import Consumer
+from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import (
@@ -17,8 +21,20 @@ from sportslog_common.service import (
     build_app,
     database,
     outbox_relay,
+    periodic,
     ready_checks,
 )
+
+PRUNE_SECONDS = 600.0
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+
+
+def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        async with pool.acquire() as conn:
+            await queries.delete_idempotency_keys_before(conn, IDEMPOTENCY_KEY_LIFETIME)
+
+    return run
 
 
 def create_app(
@@ -39,7 +55,11 @@ def create_app(
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
+            await stack.enter_async_context(periodic(PRUNE_SECONDS, _pruner(pool)))
             app.state.settings = settings
+            app.state.cursor_signer = CursorSigner(
+                settings.cursor_secret.get_secret_value().encode()
+            )
             app.state.pool = pool
             app.state.verifier = JwksVerifier(
                 settings.jwks_url,

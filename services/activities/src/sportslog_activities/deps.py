@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.db import Pool
 from sportslog_common.errors import InvalidToken
@@ -33,6 +34,12 @@ async def _current_user_id(
         raise InvalidToken("Token subject is malformed") from None
 
 
+def _signer(request: Request) -> CursorSigner:
+    signer: CursorSigner = request.app.state.cursor_signer
+    return signer
+
+
 Db = Annotated[Pool, Depends(_pool)]
+Signer = Annotated[CursorSigner, Depends(_signer)]
 Settings = Annotated[ActivitiesSettings, Depends(_settings)]
 UserId = Annotated[uuid.UUID, Depends(_current_user_id)]

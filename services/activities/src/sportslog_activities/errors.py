@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from sportslog_common.errors import AppError, NotFound
 
 
@@ -8,6 +10,22 @@ class ActivityNotFound(NotFound):
 class InvalidCursor(AppError):
     status, code, message = 422, "validation_error", "Invalid cursor"
 
+    @classmethod
+    def for_query(cls) -> InvalidCursor:
+        return cls(details=[{"field": "query.cursor", "message": "Invalid or foreign cursor"}])
+
 
 class DuplicateActivity(AppError):
     status, code, message = 409, "duplicate_activity", "This activity was already recorded"
+
+
+class PreconditionFailed(AppError):
+    status, code, message = 412, "precondition_failed", "The activity changed since you read it"
+
+
+class IdempotencyKeyReused(AppError):
+    status, code, message = (
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with a different request body",
+    )

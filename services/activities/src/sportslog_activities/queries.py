@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -11,7 +11,7 @@ import asyncpg
 from sportslog_common.db import Connection as Conn
 
 COLUMNS = """id, activity_type, started_at, duration_secs, distance_meters, calories, notes,
-    source, external_id, device_data, created_at, updated_at"""
+    source, external_id, device_data, created_at, updated_at, version"""
 
 
 async def insert_activity(conn: Conn, user_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record:
@@ -37,6 +37,95 @@ async def insert_activity(conn: Conn, user_id: uuid.UUID, fields: dict[str, Any]
     return record
 
 
+async def lock_activity(
+    conn: Conn, user_id: uuid.UUID, activity_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM activities WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        activity_id,
+        user_id,
+    )
+
+
+async def update_activity(
+    conn: Conn, user_id: uuid.UUID, activity_id: uuid.UUID, fields: dict[str, Any]
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        UPDATE activities SET
+            activity_type = $3, started_at = $4, duration_secs = $5, distance_meters = $6,
+            calories = $7, notes = $8, source = $9, external_id = $10, device_data = $11,
+            version = version + 1, updated_at = now()
+        WHERE id = $1 AND user_id = $2
+        RETURNING {COLUMNS}
+        """,
+        activity_id,
+        user_id,
+        fields["activity_type"],
+        fields["started_at"],
+        fields["duration_secs"],
+        fields["distance_meters"],
+        fields["calories"],
+        fields["notes"],
+        fields["source"],
+        fields["external_id"],
+        fields["device_data"],
+    )
+
+
+async def delete_activity(
+    conn: Conn, user_id: uuid.UUID, activity_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "DELETE FROM activities WHERE id = $1 AND user_id = $2 "
+        "RETURNING id, activity_type, started_at",
+        activity_id,
+        user_id,
+    )
+
+
+async def claim_idempotency_key(
+    conn: Conn, user_id: uuid.UUID, key: str, request_hash: str
+) -> bool:
+    """True if this request is the first with the key (a concurrent twin waits here)."""
+    claimed: bool | None = await conn.fetchval(
+        """
+        INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        user_id,
+        key,
+        request_hash,
+    )
+    return bool(claimed)
+
+
+async def get_idempotency_key(conn: Conn, user_id: uuid.UUID, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, activity_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        user_id,
+        key,
+    )
+
+
+async def set_idempotency_result(
+    conn: Conn, user_id: uuid.UUID, key: str, activity_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET activity_id = $3 WHERE user_id = $1 AND key = $2",
+        user_id,
+        key,
+        activity_id,
+    )
+
+
+async def delete_idempotency_keys_before(conn: Conn, cutoff: timedelta) -> int:
+    result = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", cutoff
+    )
+    return int(result.split()[-1])
+
+
 async def get_activity(
     conn: Conn, user_id: uuid.UUID, activity_id: uuid.UUID
 ) -> asyncpg.Record | None:
@@ -57,6 +146,42 @@ async def find_activity_by_external_id(
     return activity_id
 
 
+def list_query(
+    user_id: uuid.UUID,
+    *,
+    activity_type: str | None,
+    started_from: datetime | None,
+    started_to: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    offset: int,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """Newest first, keyset on (started_at, id). Only the filters in use are in the SQL
+    (values always as $n): a catch-all `$n IS NULL OR ...` would let a generic plan lose
+    the keyset as an index condition and walk a deep page from the top. Every variant is
+    served by activities_user_started; tests/test_listing.py reads the plans."""
+    params: list[Any] = [user_id]
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    where = ["user_id = $1"]
+    if activity_type is not None:
+        where.append(f"activity_type = {param(activity_type)}")
+    if started_from is not None:
+        where.append(f"started_at >= {param(started_from)}")
+    if started_to is not None:
+        where.append(f"started_at < {param(started_to)}")
+    if after is not None:
+        where.append(f"(started_at, id) < ({param(after[0])}, {param(after[1])})")
+    sql = (
+        f"SELECT {COLUMNS} FROM activities WHERE {' AND '.join(where)}"
+        f" ORDER BY started_at DESC, id DESC OFFSET {param(offset)} LIMIT {param(limit)}"
+    )
+    return sql, params
+
+
 async def list_activities(
     conn: Conn,
     user_id: uuid.UUID,
@@ -68,28 +193,16 @@ async def list_activities(
     offset: int,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first; `after` is the keyset position (started_at, id) of the previous page."""
-    after_started, after_id = after if after else (None, None)
-    records: list[asyncpg.Record] = await conn.fetch(
-        f"""
-        SELECT {COLUMNS} FROM activities
-        WHERE user_id = $1
-          AND ($2::text IS NULL OR activity_type = $2)
-          AND ($3::timestamptz IS NULL OR started_at >= $3)
-          AND ($4::timestamptz IS NULL OR started_at < $4)
-          AND ($5::timestamptz IS NULL OR (started_at, id) < ($5, $6::uuid))
-        ORDER BY started_at DESC, id DESC
-        OFFSET $7 LIMIT $8
-        """,
+    sql, params = list_query(
         user_id,
-        activity_type,
-        started_from,
-        started_to,
-        after_started,
-        after_id,
-        offset,
-        limit,
+        activity_type=activity_type,
+        started_from=started_from,
+        started_to=started_to,
+        after=after,
+        offset=offset,
+        limit=limit,
     )
+    records: list[asyncpg.Record] = await conn.fetch(sql, *params)
     return records
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from sportslog_common.settings import DatabaseSettings
+from sportslog_common.settings import DatabaseSettings, StrongSecret
 
 
 class ActivitiesSettings(DatabaseSettings):
@@ -10,4 +10,6 @@ class ActivitiesSettings(DatabaseSettings):
     jwks_url: str = Field(min_length=1)
     jwt_issuer: str = Field(min_length=1)
     jwt_audience: str = "sportslog"
+    # Signs the listing cursors (tamper-evident, bound to the user); any string >= 32 bytes.
+    cursor_secret: StrongSecret
     max_device_data_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)

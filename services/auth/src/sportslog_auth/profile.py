@@ -12,13 +12,12 @@ from sportslog_auth.errors import (
     ReauthenticationRequired,
     UserNotFound,
 )
-from sportslog_auth.merge_patch import MAX_DEPTH, depth, merge_patch
 from sportslog_auth.otp import consume_fresh_code
 from sportslog_auth.queries import profiles as profile_sql
 from sportslog_auth.schemas import MeResponse, ProfileOut, ProfileUpdate
 from sportslog_auth.sessions import CurrentUser
-from sportslog_common.errors import InvalidJson, ValidationFailed
 from sportslog_common.events import UserDeleted
+from sportslog_common.merge_patch import invalid, merge_patch
 from sportslog_common.outbox import write_event
 
 MAX_PREFERENCES_BYTES = 16 * 1024
@@ -53,21 +52,6 @@ async def update_profile(ctx: AuthContext, user: CurrentUser, body: ProfileUpdat
     return await get_me(ctx, user)
 
 
-def parse_patch(raw: bytes) -> dict[str, Any]:
-    """The body of PUT /me/preferences: a JSON object, bounded in size and depth."""
-    try:
-        patch = json.loads(raw)
-    except RecursionError:
-        raise _invalid("is nested too deeply") from None
-    except ValueError:  # malformed JSON or not UTF-8
-        raise InvalidJson() from None
-    if not isinstance(patch, dict):
-        raise _invalid("must be a JSON object (an RFC 7396 merge patch)")
-    if depth(patch) > MAX_DEPTH:
-        raise _invalid(f"is nested deeper than {MAX_DEPTH} levels")
-    return patch
-
-
 async def patch_preferences(
     ctx: AuthContext, user: CurrentUser, patch: dict[str, Any]
 ) -> dict[str, Any]:
@@ -78,7 +62,10 @@ async def patch_preferences(
         merged: dict[str, Any] = merge_patch(current, patch)
         size = len(json.dumps(merged, separators=(",", ":")).encode())
         if size > MAX_PREFERENCES_BYTES:
-            raise _invalid(f"would make preferences {size} bytes, over {MAX_PREFERENCES_BYTES}")
+            raise invalid(
+                f"Preferences patch would make preferences {size} bytes,"
+                f" over {MAX_PREFERENCES_BYTES}"
+            )
         await profile_sql.set_preferences(conn, user.id, merged)
     return merged
 
@@ -101,7 +88,3 @@ async def delete_account(
             deleted = True
     if not deleted:
         raise InvalidCode()
-
-
-def _invalid(message: str) -> ValidationFailed:
-    return ValidationFailed(details=[{"field": "body", "message": f"Preferences patch {message}"}])

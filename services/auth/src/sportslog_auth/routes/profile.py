@@ -9,18 +9,9 @@ from sportslog_auth.deps import Ctx, User
 from sportslog_auth.errors import InvalidCredentials, ReauthenticationRequired
 from sportslog_auth.schemas import DeleteAccountRequest, MeResponse, ProfileUpdate
 from sportslog_common.errors import InvalidToken, ValidationFailed
+from sportslog_common.merge_patch import MERGE_PATCH_OPENAPI, parse_patch
 
 router = APIRouter(prefix="/me", tags=["profile"], responses=InvalidToken.openapi())
-
-MERGE_PATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            media: {"schema": {"type": "object", "additionalProperties": True}}
-            for media in ("application/json", "application/merge-patch+json")
-        },
-    }
-}
 
 
 @router.get("")
@@ -33,10 +24,10 @@ async def update_profile(body: ProfileUpdate, ctx: Ctx, user: User) -> MeRespons
     return await profile.update_profile(ctx, user, body)
 
 
-@router.put("/preferences", openapi_extra=MERGE_PATCH_BODY, responses=ValidationFailed.openapi())
+@router.put("/preferences", openapi_extra=MERGE_PATCH_OPENAPI, responses=ValidationFailed.openapi())
 async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str, Any]:
     # Read by hand: both application/json and application/merge-patch+json are accepted.
-    patch = profile.parse_patch(await request.body())
+    patch = parse_patch(await request.body(), "Preferences patch")
     return await profile.patch_preferences(ctx, user, patch)
 
 
