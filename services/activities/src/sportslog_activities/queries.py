@@ -209,3 +209,45 @@ async def list_activities(
 async def delete_activities_of_user(conn: Conn, user_id: uuid.UUID) -> int:
     result = await conn.execute("DELETE FROM activities WHERE user_id = $1", user_id)
     return int(result.split()[-1])
+
+
+async def stats_rows(
+    conn: Conn,
+    user_id: uuid.UUID,
+    *,
+    group_by: str,
+    activity_type: str | None,
+    started_from: datetime | None,
+    started_to: datetime | None,
+) -> list[asyncpg.Record]:
+    """Per period (UTC day, ISO week from Monday, or month) and type: the sums and maxima."""
+    params: list[Any] = [user_id, group_by]
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    where = ["user_id = $1"]
+    if activity_type is not None:
+        where.append(f"activity_type = {param(activity_type)}")
+    if started_from is not None:
+        where.append(f"started_at >= {param(started_from)}")
+    if started_to is not None:
+        where.append(f"started_at < {param(started_to)}")
+    records: list[asyncpg.Record] = await conn.fetch(
+        f"""
+        SELECT date_trunc($2, started_at AT TIME ZONE 'UTC')::date AS period,
+               activity_type,
+               count(*) AS count,
+               sum(duration_secs)::bigint AS duration_secs,
+               COALESCE(sum(distance_meters), 0)::float8 AS distance_meters,
+               COALESCE(sum(calories), 0)::bigint AS calories,
+               max(duration_secs) AS longest_duration_secs
+        FROM activities
+        WHERE {" AND ".join(where)}
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        """,
+        *params,
+    )
+    return records

@@ -63,3 +63,23 @@ class Activity(BaseModel):
 class ActivityPage(BaseModel):
     items: list[Activity]
     next_cursor: str | None
+
+
+class TypeStats(BaseModel):
+    count: int
+    duration_secs: int
+    distance: float  # meters, or miles with units=imperial
+    calories: int
+    longest_duration_secs: int
+
+
+class PeriodStats(BaseModel):
+    start: str  # YYYY-MM-DD, the period's first day (UTC)
+    by_type: dict[str, TypeStats]
+    total: TypeStats
+
+
+class Stats(BaseModel):
+    group_by: Literal["day", "week", "month"]
+    units: Literal["metric", "imperial"]
+    periods: list[PeriodStats]
