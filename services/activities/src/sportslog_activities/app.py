@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sportslog_activities import queries
 from sportslog_activities.consumers import UserPurger
 from sportslog_activities.pagination import CursorSigner
-from sportslog_activities.routes import activities, stats
+from sportslog_activities.routes import activities, exports, stats
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.bus import Consumer
 from sportslog_common.db import Pool
@@ -76,5 +76,6 @@ def create_app(
     )
     # Fixed paths (/activities/stats, ...) before /activities/{activity_id}.
     app.include_router(stats.router)
+    app.include_router(exports.router)
     app.include_router(activities.router)
     return app

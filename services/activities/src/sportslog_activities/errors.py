@@ -29,3 +29,7 @@ class IdempotencyKeyReused(AppError):
         "idempotency_key_reused",
         "This Idempotency-Key was used with a different request body",
     )
+
+
+class NoTrack(NotFound):
+    message = "This activity has no GPS track"

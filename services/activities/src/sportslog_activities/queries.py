@@ -251,3 +251,29 @@ async def stats_rows(
         *params,
     )
     return records
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "activity_type",
+    "started_at",
+    "duration_secs",
+    "distance_meters",
+    "calories",
+    "notes",
+    "source",
+    "external_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def cursor_for_export(conn: Conn, user_id: uuid.UUID) -> Any:
+    """Every activity of the user, oldest first, fetched 500 rows at a time (use inside a
+    transaction): the export never holds a whole history in memory."""
+    return conn.cursor(
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM activities WHERE user_id = $1"
+        " ORDER BY started_at, id",
+        user_id,
+        prefetch=500,
+    )
