@@ -30,7 +30,8 @@ def settings(activities_db, broker_names, amqp_url, mint) -> ActivitiesSettings:
         jwt_issuer=mint.issuer,
         jwt_audience=mint.audience,
         cursor_secret="c" * 32,
-        max_device_data_bytes=2048,
+        max_device_data_bytes=64 * 1024,
+        max_import_bytes=2 * 1024 * 1024,
         db_pool_min_size=1,
         db_pool_max_size=5,
     )

@@ -143,7 +143,7 @@ async def test_validation_lists_every_bad_field(client, user):
 
 async def test_device_data_over_the_limit_is_422(client, user):
     r = await client.post(
-        "/activities", json=run(T0, device_data={"track": "x" * 4096}), headers=user[1]
+        "/activities", json=run(T0, device_data={"track": "x" * 70_000}), headers=user[1]
     )
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] == "body.device_data"

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from sportslog_activities import queries
 from sportslog_activities.consumers import UserPurger
+from sportslog_activities.importer import Importer
 from sportslog_activities.pagination import CursorSigner
-from sportslog_activities.routes import activities, exports, stats
+from sportslog_activities.routes import activities, exports, imports, stats
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.bus import Consumer
 from sportslog_common.db import Pool
@@ -57,6 +58,7 @@ def create_app(
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
             await stack.enter_async_context(periodic(PRUNE_SECONDS, _pruner(pool)))
             app.state.settings = settings
+            app.state.importer = Importer(pool, settings.max_device_data_bytes)
             app.state.cursor_signer = CursorSigner(
                 settings.cursor_secret.get_secret_value().encode()
             )
@@ -72,10 +74,14 @@ def create_app(
 
     # A body holds device_data up to its own limit plus the other fields.
     app = build_app(
-        "activities", lifespan, max_body_bytes=settings.max_device_data_bytes + 64 * 1024
+        "activities",
+        lifespan,
+        max_body_bytes=settings.max_device_data_bytes + 64 * 1024,
+        body_limit_overrides={"/activities/import": settings.max_import_bytes},
     )
     # Fixed paths (/activities/stats, ...) before /activities/{activity_id}.
     app.include_router(stats.router)
     app.include_router(exports.router)
+    app.include_router(imports.router)
     app.include_router(activities.router)
     return app

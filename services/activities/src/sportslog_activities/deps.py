@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from sportslog_activities.importer import Importer
 from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.db import Pool
@@ -39,7 +40,13 @@ def _signer(request: Request) -> CursorSigner:
     return signer
 
 
+def _importer(request: Request) -> Importer:
+    importer: Importer = request.app.state.importer
+    return importer
+
+
 Db = Annotated[Pool, Depends(_pool)]
+FileImporter = Annotated[Importer, Depends(_importer)]
 Signer = Annotated[CursorSigner, Depends(_signer)]
 Settings = Annotated[ActivitiesSettings, Depends(_settings)]
 UserId = Annotated[uuid.UUID, Depends(_current_user_id)]

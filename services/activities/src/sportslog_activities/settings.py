@@ -13,3 +13,4 @@ class ActivitiesSettings(DatabaseSettings):
     # Signs the listing cursors (tamper-evident, bound to the user); any string >= 32 bytes.
     cursor_secret: StrongSecret
     max_device_data_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
