@@ -6,9 +6,9 @@ import asyncio
 import sys
 import time
 
-from bench import login, startup
+from bench import activities, login, startup
 
-BENCHMARKS = {"startup": startup.main, "login": login.main}
+BENCHMARKS = {"startup": startup.main, "login": login.main, "activities": activities.main}
 
 
 def main() -> None:
