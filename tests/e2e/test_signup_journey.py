@@ -200,3 +200,32 @@ async def test_dot_segments_cannot_walk_past_the_gateway(stack):
         status, body = await asyncio.to_thread(_raw_get, port, raw)
         assert status == 404, (raw, status, body)
         assert '"code":"not_found"' in body.replace(" ", "")
+
+
+async def test_import_export_and_stats_through_the_gateway(gateway, smtp_server, new_email):
+    _, tokens = await signup(gateway, smtp_server, new_email(), "a long enough secret")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    gpx = (
+        b'<?xml version="1.0"?><gpx version="1.1" creator="e2e" '
+        b'xmlns="http://www.topografix.com/GPX/1/1"><trk><type>running</type><trkseg>'
+        b'<trkpt lat="51.5" lon="-0.12"><time>2026-06-01T07:00:00Z</time></trkpt>'
+        b'<trkpt lat="51.51" lon="-0.12"><time>2026-06-01T07:10:00Z</time></trkpt>'
+        b"</trkseg></trk></gpx>"
+    )
+    r = await gateway.post("/activities/import", files={"file": ("run.gpx", gpx)}, headers=headers)
+    assert r.status_code == 201, r.text
+    activity = r.json()
+    assert (activity["activity_type"], activity["duration_secs"]) == ("run", 600)
+    again = await gateway.post(
+        "/activities/import", files={"file": ("run.gpx", gpx)}, headers=headers
+    )
+    assert again.status_code == 409
+    track = await gateway.get(f"/activities/{activity['id']}.gpx", headers=headers)
+    assert track.headers["content-type"] == "application/gpx+xml"
+    assert track.content.count(b"<trkpt") == 2
+    csv_text = (await gateway.get("/activities/export.csv", headers=headers)).text
+    assert activity["id"] in csv_text
+    stats = (
+        await gateway.get("/activities/stats", params={"group_by": "month"}, headers=headers)
+    ).json()
+    assert stats["periods"][0]["by_type"]["run"]["count"] == 1
