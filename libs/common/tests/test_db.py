@@ -60,7 +60,7 @@ async def test_ready_is_503_naming_what_is_down(events_db, amqp_url):
         yield
 
     app = build_app("test", asynccontextmanager(lifespan))
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             ok = await client.get("/ready")

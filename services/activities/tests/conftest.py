@@ -40,7 +40,7 @@ def settings(activities_db, broker_names, amqp_url, mint) -> ActivitiesSettings:
 @pytest.fixture
 async def app(settings, mint):
     application = create_app(settings, jwks_transport=mint.transport())
-    async with LifespanManager(application, startup_timeout=30):
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
         yield application
 
 

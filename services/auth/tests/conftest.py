@@ -55,7 +55,7 @@ def settings(auth_db, key_file, broker_names, amqp_url) -> AuthSettings:
 @pytest.fixture
 async def app(settings):
     application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=30):
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
         yield application
 
 

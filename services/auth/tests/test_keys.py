@@ -55,7 +55,7 @@ async def test_rotation_keeps_old_tokens_valid(settings, tmp_path, signup, new_e
             }
         )
     )
-    async with LifespanManager(rotated, startup_timeout=30):
+    async with LifespanManager(rotated, startup_timeout=30, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=rotated)
         async with httpx.AsyncClient(transport=transport, base_url="http://auth") as c:
             kids = [k["kid"] for k in (await c.get("/.well-known/jwks.json")).json()["keys"]]

@@ -38,7 +38,7 @@ async def test_unknown_email_costs_what_a_wrong_password_costs(settings, signup,
         update={"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
     )
     app = create_app(production)
-    async with LifespanManager(app, startup_timeout=30):
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
             email = new_email()

@@ -16,7 +16,7 @@ async def strict(settings):
             update={"login_max_failures_per_account": 3, "login_max_failures_per_ip": 5}
         )
     )
-    async with LifespanManager(app, startup_timeout=30):
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://auth") as c:
             yield c

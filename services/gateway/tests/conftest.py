@@ -33,7 +33,7 @@ def settings(amqp_url, broker_names, mint) -> GatewaySettings:
 @pytest.fixture
 async def client(settings, mint):
     app = create_app(settings, jwks_transport=mint.transport())
-    async with LifespanManager(app, startup_timeout=30):
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
             yield c

@@ -145,7 +145,8 @@ class Publisher:
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._channel.close(), 5)
 
 
 class PermanentError(Exception):
@@ -242,16 +243,17 @@ class Consumer:
         self._consumer_tag = await self._queue.consume(self._on_message)
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking messages, let the ones in flight finish, then close."""
+        """Stop taking messages, let the ones in flight finish, then close. Every step is
+        bounded: a shutdown must never hang on a broker that stopped answering."""
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(Exception):
-                await self._queue.cancel(self._consumer_tag)
+                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), 5)
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=timeout)
         for channel in (self._channel, self._dead_channel):
             if channel is not None and not channel.is_closed:
                 with contextlib.suppress(Exception):
-                    await channel.close()
+                    await asyncio.wait_for(channel.close(), 5)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()

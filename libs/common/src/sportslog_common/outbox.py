@@ -69,8 +69,8 @@ class OutboxRelay:
         self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 10)
         await self._close_listener()
 
     def wake(self) -> None:
