@@ -6,7 +6,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from sportslog_common.sealing import Sealer
-from sportslog_common.testing import SmtpFake, free_port
+from sportslog_common.testing import SmtpFake, free_port, twilio
 from sportslog_notifier.app import create_app
 from sportslog_notifier.settings import NotifierSettings
 
@@ -24,8 +24,16 @@ def smtp_port():
 
 
 @pytest.fixture
-def settings(notifier_db, broker_names, amqp_url, smtp_port) -> NotifierSettings:
+def settings(
+    notifier_db, broker_names, amqp_url, smtp_port, twilio_fake, tmp_path
+) -> NotifierSettings:
     return NotifierSettings(
+        twilio_account_sid=twilio.ACCOUNT_SID,
+        twilio_auth_token=twilio.AUTH_TOKEN,
+        twilio_from_number=twilio.FROM_NUMBER,
+        twilio_api_base_url=twilio_fake.base_url,
+        sms_log_file=str(tmp_path / "sms.log"),
+        retry_backoff_base=0.2,
         database_url=notifier_db,
         amqp_url=amqp_url,
         events_exchange=broker_names.exchange,

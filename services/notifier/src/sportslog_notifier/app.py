@@ -12,13 +12,19 @@ from sportslog_common.logging import configure_logging
 from sportslog_common.sealing import Sealer
 from sportslog_common.service import broker, build_app, database, ready_checks
 from sportslog_notifier.consumers import Notifier
-from sportslog_notifier.deliveries import RETRY_BACKOFF_BASE
 from sportslog_notifier.rendering import Renderer
 from sportslog_notifier.senders.email import EmailSender, SmtpEmailSender
+from sportslog_notifier.senders.sms import SmsSender
+from sportslog_notifier.senders.sms import sms_sender as sms_sender_for
 from sportslog_notifier.settings import NotifierSettings
 
 
-def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None = None) -> FastAPI:
+def create_app(
+    settings: NotifierSettings,
+    *,
+    email_sender: EmailSender | None = None,
+    sms: SmsSender | None = None,
+) -> FastAPI:
     configure_logging("notifier", settings.log_level, settings.log_format)
 
     @asynccontextmanager
@@ -26,11 +32,14 @@ def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None =
         async with AsyncExitStack() as stack:
             pool = await stack.enter_async_context(database(settings, "sportslog_notifier"))
             connection = await stack.enter_async_context(broker(settings))
+            sms_sender = sms or sms_sender_for(settings)
+            stack.push_async_callback(sms_sender.close)
             notifier = Notifier(
                 pool=pool,
                 sealer=Sealer(settings.event_seal_key.get_secret_value()),
                 renderer=Renderer(settings.product_name),
                 email_sender=email_sender or SmtpEmailSender(settings),
+                sms_sender=sms_sender,
                 app_base_url=settings.app_base_url,
             )
             consumer = Consumer.for_service(
@@ -39,7 +48,7 @@ def create_app(settings: NotifierSettings, *, email_sender: EmailSender | None =
                 "notifier",
                 notifier.handle,
                 prefetch=settings.prefetch,
-                backoff_base=RETRY_BACKOFF_BASE,
+                backoff_base=settings.retry_backoff_base,
             )
             await consumer.start()
             # On SIGTERM: stop taking messages and finish the ones in flight.

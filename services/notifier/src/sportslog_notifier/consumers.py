@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import structlog
@@ -13,6 +15,11 @@ from sportslog_common.db import Pool
 from sportslog_common.events import (
     Envelope,
     EventData,
+    UserDeleted,
+    UserOtpRequested,
+    UserPasswordChanged,
+    UserPasswordResetRequested,
+    UserPhoneVerificationRequested,
     UserRegistered,
     UserRegistrationAttempted,
     UserVerificationRequested,
@@ -21,8 +28,10 @@ from sportslog_common.events import (
 from sportslog_common.sealing import Sealer, SealError
 from sportslog_notifier import deliveries
 from sportslog_notifier.deliveries import Claim, Delivery
-from sportslog_notifier.rendering import RenderedEmail, Renderer
+from sportslog_notifier.metrics import EVENT_AGE
+from sportslog_notifier.rendering import RenderedEmail, Renderer, SmsTooLong
 from sportslog_notifier.senders.email import EmailSender, PermanentSendError, describe_failure
+from sportslog_notifier.senders.sms import SmsSender
 
 log = structlog.get_logger("sportslog.notifier")
 
@@ -33,9 +42,12 @@ class TransientSendError(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
+    channel: str  # "email" | "sms"
     to: str
     template: str
-    email: RenderedEmail
+    email: RenderedEmail | None = None
+    sms: str | None = None
+    expires_at: datetime | None = None  # a code or link past this is not worth sending
 
 
 @dataclass(frozen=True)
@@ -44,41 +56,82 @@ class Notifier:
     sealer: Sealer
     renderer: Renderer
     email_sender: EmailSender
+    sms_sender: SmsSender
     app_base_url: str
 
-    def _link(self, path: str, token: str) -> str:
-        return f"{self.app_base_url.rstrip('/')}/{path}?token={quote(token)}"
+    def _url(self, path: str, token: str | None = None) -> str:
+        url = f"{self.app_base_url.rstrip('/')}/{path}"
+        return f"{url}?token={quote(token)}" if token is not None else url
 
-    def _verification(self, data: UserRegistered | UserVerificationRequested) -> Outgoing:
-        link = self._link("verify-email", self.sealer.open(data.verify_token))
-        return Outgoing(data.email, "verify_email", self.renderer.email("verify_email", link=link))
+    def _email(
+        self, to: str, template: str, expires_at: datetime | None = None, **ctx: str
+    ) -> Outgoing:
+        return Outgoing(
+            "email", to, template, email=self.renderer.email(template, **ctx), expires_at=expires_at
+        )
 
-    def _account_exists(self, data: UserRegistrationAttempted) -> Outgoing:
-        reset_link = f"{self.app_base_url.rstrip('/')}/forgot-password"
-        email = self.renderer.email("account_exists", reset_link=reset_link)
-        return Outgoing(data.email, "account_exists", email)
+    def _sms(self, to: str, template: str, expires_at: datetime, **ctx: str) -> Outgoing:
+        return Outgoing(
+            "sms", to, template, sms=self.renderer.sms(template, **ctx), expires_at=expires_at
+        )
 
-    def _compose(self, data: EventData) -> Outgoing | None:
-        if isinstance(data, UserRegistered | UserVerificationRequested):
-            return self._verification(data)
-        if isinstance(data, UserRegistrationAttempted):
-            return self._account_exists(data)
-        return None  # other types arrive with the later templates (issue 5)
+    def compose(self, data: EventData) -> Outgoing | None:
+        """The message an event asks for; None for events that ask for none."""
+        open_ = self.sealer.open
+        match data:
+            case UserRegistered() | UserVerificationRequested():
+                link = self._url("verify-email", open_(data.verify_token))
+                return self._email(data.email, "verify_email", data.expires_at, link=link)
+            case UserRegistrationAttempted():
+                return self._email(
+                    data.email, "account_exists", reset_link=self._url("forgot-password")
+                )
+            case UserPasswordResetRequested():
+                link = self._url("reset-password", open_(data.reset_token))
+                return self._email(data.email, "reset_password", data.expires_at, link=link)
+            case UserPasswordChanged():
+                return self._email(
+                    data.email, "password_changed", reset_link=self._url("forgot-password")
+                )
+            case UserOtpRequested(channel="email"):
+                return self._email(
+                    data.destination, "otp_email", data.expires_at, code=open_(data.code)
+                )
+            case UserOtpRequested():
+                return self._sms(
+                    data.destination, "otp_sms", data.expires_at, code=open_(data.code)
+                )
+            case UserPhoneVerificationRequested():
+                return self._sms(
+                    data.phone_number,
+                    "phone_verification_sms",
+                    data.expires_at,
+                    code=open_(data.code),
+                )
+            case UserDeleted():
+                return self._email(data.email, "goodbye")
+        return None
 
     async def handle(self, envelope: Envelope) -> None:
         try:
-            data = parse_data(envelope)
-            outgoing = self._compose(data)
-        except (KeyError, ValidationError, SealError) as exc:
+            outgoing = self.compose(parse_data(envelope))
+        except (KeyError, ValidationError, SealError, SmsTooLong) as exc:
             raise PermanentError(f"cannot build a message: {type(exc).__name__}") from None
         if outgoing is None:
             return
-        delivery = Delivery(envelope.id, envelope.type, "email", outgoing.to, outgoing.template)
+        delivery = Delivery(
+            envelope.id, envelope.type, outgoing.channel, outgoing.to, outgoing.template
+        )
         if await deliveries.claim(self.pool, delivery) is Claim.ALREADY_DONE:
             log.info("notification_duplicate_skipped", template=outgoing.template)
             return
+        if outgoing.expires_at is not None and outgoing.expires_at <= datetime.now(UTC):
+            # A stale code or link is never sent: the user has asked for a new one by now.
+            await deliveries.finish(self.pool, delivery, "expired")
+            log.info("notification_expired", template=outgoing.template)
+            return
         try:
-            await self.email_sender.send(outgoing.to, outgoing.email)
+            await self._send(outgoing)
         except PermanentSendError as exc:
             await deliveries.finish(self.pool, delivery, "dead", describe_failure(exc))
             raise PermanentError(describe_failure(exc)) from None
@@ -88,6 +141,18 @@ class Notifier:
                 raise TransientSendError(describe_failure(exc)) from None
             raise
         await deliveries.finish(self.pool, delivery, "sent")
-        log.info(
-            "notification_sent", channel="email", template=outgoing.template, to=delivery.masked
+        EVENT_AGE.labels(outgoing.channel).observe(
+            max(0.0, time.time() - envelope.occurred_at.timestamp())
         )
+        log.info(
+            "notification_sent",
+            channel=outgoing.channel,
+            template=outgoing.template,
+            to=delivery.masked,
+        )
+
+    async def _send(self, outgoing: Outgoing) -> None:
+        if outgoing.email is not None:
+            await self.email_sender.send(outgoing.to, outgoing.email)
+        elif outgoing.sms is not None:
+            await self.sms_sender.send(outgoing.to, outgoing.sms)

@@ -1,4 +1,5 @@
-"""Jinja2 templates (text + autoescaped HTML) shipped inside the package."""
+"""Jinja2 templates shipped inside the package: text + autoescaped HTML for email, plain
+text for SMS (which must fit one 160-character GSM-7 segment)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+SUBJECTS = {
+    "verify_email": "Verify your email for {product}",
+    "account_exists": "You already have a {product} account",
+    "reset_password": "Reset your {product} password",
+    "password_changed": "Your {product} password was changed",
+    "otp_email": "Your {product} sign-in code",
+    "goodbye": "Your {product} account was deleted",
+}
+SMS_MAX = 160
+# The GSM 03.38 basic character set: anything else makes an SMS UCS-2 (70 characters).
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 
 
 @dataclass(frozen=True)
@@ -15,10 +31,8 @@ class RenderedEmail:
     html: str
 
 
-SUBJECTS = {
-    "verify_email": "Verify your email for {product}",
-    "account_exists": "You already have a {product} account",
-}
+class SmsTooLong(ValueError):
+    pass
 
 
 class Renderer:
@@ -38,3 +52,13 @@ class Renderer:
             text=self._env.get_template(f"{template}.txt").render(context),
             html=self._env.get_template(f"{template}.html").render(context),
         )
+
+    def sms(self, template: str, **context: Any) -> str:
+        body = (
+            self._env.get_template(f"{template}.txt")
+            .render({"product": self.product, **context})
+            .strip()
+        )
+        if len(body) > SMS_MAX or not set(body) <= GSM7:
+            raise SmsTooLong(f"{template} renders to {len(body)} characters or leaves GSM-7")
+        return body

@@ -16,7 +16,19 @@ class NotifierSettings(DatabaseSettings):
     smtp_from: str = "sports-log <no-reply@localhost>"
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout_seconds: float = 10.0
+    # SMS: the Twilio Messages API when an account is configured, else a file (dev).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_timeout_seconds: float = 10.0
+    sms_log_file: str = "var/sms.log"
     event_seal_key: Aes256Key
     app_base_url: str = "http://localhost:8000"
     product_name: str = "sports-log"
     prefetch: int = Field(default=20, ge=1)
+    # Seconds before the first retry of a transient failure; doubles on each one.
+    retry_backoff_base: float = Field(default=2.0, gt=0)
+
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)

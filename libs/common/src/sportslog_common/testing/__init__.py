@@ -8,10 +8,12 @@ from sportslog_common.testing.helpers import free_port, wait_until
 from sportslog_common.testing.postgres import create_database, postgres_admin_url
 from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
 from sportslog_common.testing.smtp import SmtpFake, smtp_fake
+from sportslog_common.testing.twilio import TwilioFake, twilio_fake
 
 __all__ = [
     "BrokerNames",
     "SmtpFake",
+    "TwilioFake",
     "amqp_url",
     "broker_names",
     "create_database",
@@ -19,5 +21,6 @@ __all__ = [
     "free_port",
     "postgres_admin_url",
     "smtp_fake",
+    "twilio_fake",
     "wait_until",
 ]

@@ -63,9 +63,12 @@ class SmtpEmailSender:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """What the delivery log and dead letters keep: the kind of failure and its SMTP code,
-    never the server's text (it often quotes the recipient's address)."""
+    """What the delivery log and dead letters keep: the kind of failure and its status
+    code, never the server's text (it often quotes the recipient's address or number)."""
     if isinstance(exc, PermanentSendError):
         return str(exc)
-    code = getattr(exc, "code", None)
+    status = getattr(exc, "status", None)  # an HTTP API (Twilio)
+    if isinstance(status, int):
+        return f"{type(exc).__name__} (HTTP {status})"
+    code = getattr(exc, "code", None)  # SMTP
     return f"{type(exc).__name__} (SMTP {code})" if isinstance(code, int) else type(exc).__name__

@@ -1,0 +1,252 @@
+"""Every message the notifier sends, over the real SMTP and Twilio protocols."""
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sportslog_common.events import (
+    Envelope,
+    UserDeleted,
+    UserOtpRequested,
+    UserPasswordChanged,
+    UserPasswordResetRequested,
+    UserPhoneVerificationRequested,
+)
+from sportslog_common.testing import twilio, wait_until
+from sportslog_notifier.rendering import GSM7, Renderer
+
+CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def soon() -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=10)
+
+
+def wrap(data) -> Envelope:
+    return Envelope.wrap(data, producer="auth")
+
+
+def email_address() -> str:
+    return f"n{uuid.uuid4().hex[:10]}@example.com"
+
+
+def phone() -> str:
+    return f"+1415555{uuid.uuid4().int % 10000:04d}"
+
+
+async def test_reset_email(app, smtp, publisher, sealer):
+    to = email_address()
+    await publisher.publish(
+        wrap(
+            UserPasswordResetRequested(
+                user_id=uuid.uuid4(),
+                email=to,
+                reset_token=sealer.seal("reset_tok-1"),
+                expires_at=soon(),
+            )
+        )
+    )
+    mail = await smtp.wait_for(to)
+    assert mail.subject == "Reset your sports-log password"
+    assert "https://app.example/reset-password?token=reset_tok-1" in mail.text()
+    html = mail.message.get_body(preferencelist=("html",)).get_content()
+    assert 'href="https://app.example/reset-password?token=reset_tok-1"' in html
+
+
+async def test_password_changed_and_goodbye_emails(app, smtp, publisher):
+    to = email_address()
+    await publisher.publish(
+        wrap(UserPasswordChanged(user_id=uuid.uuid4(), email=to, token_version=3))
+    )
+    changed = await smtp.wait_for(to)
+    assert changed.subject == "Your sports-log password was changed"
+    assert "https://app.example/forgot-password" in changed.text()
+    await publisher.publish(wrap(UserDeleted(user_id=uuid.uuid4(), email=to)))
+    goodbye = await smtp.wait_for(to, count=2)
+    assert goodbye.subject == "Your sports-log account was deleted"
+
+
+async def test_otp_by_email(app, smtp, publisher, sealer):
+    to = email_address()
+    await publisher.publish(
+        wrap(
+            UserOtpRequested(
+                user_id=uuid.uuid4(),
+                channel="email",
+                destination=to,
+                code=sealer.seal("048213"),
+                expires_at=soon(),
+            )
+        )
+    )
+    mail = await smtp.wait_for(to)
+    assert CODE.findall(mail.text()) == ["048213"]
+    assert "048213" in mail.message.get_body(preferencelist=("html",)).get_content()
+
+
+async def test_otp_and_phone_verification_by_sms(app, twilio_fake, publisher, sealer):
+    number = phone()
+    await publisher.publish(
+        wrap(
+            UserOtpRequested(
+                user_id=uuid.uuid4(),
+                channel="sms",
+                destination=number,
+                code=sealer.seal("551203"),
+                expires_at=soon(),
+            )
+        )
+    )
+    sms = await twilio_fake.wait_for(number)
+    assert sms.from_ == twilio.FROM_NUMBER
+    assert CODE.findall(sms.body) == ["551203"]
+    await publisher.publish(
+        wrap(
+            UserPhoneVerificationRequested(
+                user_id=uuid.uuid4(),
+                phone_number=number,
+                code=sealer.seal("900001"),
+                expires_at=soon(),
+            )
+        )
+    )
+    second = await twilio_fake.wait_for(number, count=2)
+    assert CODE.findall(second.body) == ["900001"]
+    assert "verify" in second.body
+
+
+def test_every_sms_fits_one_gsm7_segment():
+    renderer = Renderer("a-rather-long-product-name-x")
+    for template in ("otp_sms", "phone_verification_sms"):
+        body = renderer.sms(template, code="123456")
+        assert len(body) <= 160
+        assert set(body) <= GSM7
+
+
+def test_html_is_autoescaped_and_text_is_not():
+    email = Renderer("<Product & Co>").email("goodbye")
+    assert "&lt;Product &amp; Co&gt;" in email.html
+    assert "<Product & Co>" in email.text
+
+
+async def test_twilio_500_twice_then_201_is_delivered_once(app, twilio_fake, publisher, sealer):
+    number = phone()
+    twilio_fake.fail_with = [500, 500]
+    env = wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel="sms",
+            destination=number,
+            code=sealer.seal("123456"),
+            expires_at=soon(),
+        )
+    )
+    await publisher.publish(env)
+    await twilio_fake.wait_for(number)
+    async with app.state.pool.acquire() as conn:
+        row = await wait_until(lambda: _status(conn, env.id, "sent"), message="the sent record")
+    assert row["attempts"] == 3
+    assert len(twilio_fake.to(number)) == 1
+    assert row["last_error"] is None
+
+
+async def _status(conn, event_id, status):
+    return await conn.fetchrow(
+        "SELECT status, attempts, last_error, destination_masked FROM deliveries"
+        " WHERE event_id = $1 AND status = $2",
+        event_id,
+        status,
+    )
+
+
+async def test_twilio_4xx_is_dead_lettered_at_once_with_its_reason(
+    app, twilio_fake, publisher, sealer, amqp_url, broker_names
+):
+    import aio_pika
+
+    number = phone()
+    twilio_fake.fail_with = [400]
+    env = wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel="sms",
+            destination=number,
+            code=sealer.seal("123456"),
+            expires_at=soon(),
+        )
+    )
+    await publisher.publish(env)
+    async with app.state.pool.acquire() as conn:
+        row = await wait_until(lambda: _status(conn, env.id, "dead"), message="the dead record")
+    assert row["attempts"] == 1
+    assert row["last_error"] == "Twilio 400 (code 21211)"
+    assert number not in str(row["destination_masked"])
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        dead = await (await connection.channel()).get_queue(broker_names.dead_letter_exchange)
+        message = await wait_until(
+            lambda: dead.get(no_ack=True, fail=False), message="the dead letter"
+        )
+        assert message.headers["x-error"] == "permanent: Twilio 400 (code 21211)"
+        assert message.message_id == str(env.id)
+    finally:
+        await connection.close()
+    assert twilio_fake.requests == 1
+
+
+async def test_a_code_that_expired_in_the_queue_is_not_sent(
+    app, twilio_fake, smtp, publisher, sealer
+):
+    to = email_address()
+    stale = wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel="email",
+            destination=to,
+            code=sealer.seal("111111"),
+            expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        )
+    )
+    await publisher.publish(stale)
+    marker = email_address()
+    await publisher.publish(wrap(UserDeleted(user_id=uuid.uuid4(), email=marker)))
+    await smtp.wait_for(marker)
+    async with app.state.pool.acquire() as conn:
+        row = await wait_until(
+            lambda: _status(conn, stale.id, "expired"), message="the expired record"
+        )
+    assert row is not None
+    assert smtp.to(to) == []
+
+
+async def test_without_twilio_credentials_sms_go_to_the_log_file(
+    settings, smtp, event_publisher, sealer, tmp_path
+):
+    from asgi_lifespan import LifespanManager
+
+    from sportslog_notifier.app import create_app
+
+    dev = settings.model_copy(
+        update={"twilio_account_sid": None, "sms_log_file": str(tmp_path / "dev-sms.log")}
+    )
+    app = create_app(dev)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        number = phone()
+        await event_publisher.publish(
+            wrap(
+                UserOtpRequested(
+                    user_id=uuid.uuid4(),
+                    channel="sms",
+                    destination=number,
+                    code=sealer.seal("424242"),
+                    expires_at=soon(),
+                )
+            )
+        )
+        log = tmp_path / "dev-sms.log"
+        await wait_until(
+            lambda: log.exists() and "424242" in log.read_text(), message="the SMS log line"
+        )
+    line = log.read_text().strip()
+    assert f"to={number}" in line
+    assert CODE.findall(line.split(" ", 2)[2]) == ["424242"]
