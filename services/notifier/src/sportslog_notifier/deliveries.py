@@ -16,9 +16,9 @@ from sportslog_common.db import Pool
 from sportslog_notifier import queries
 from sportslog_notifier.metrics import NOTIFICATIONS
 
-# Long enough for one SMTP send (10 s per step), shorter than the consumer's retry window
-# (RETRY_BACKOFF_BASE, 2 s by default: 2+4+8+16 s), so a copy redelivered after a crash mid-send still
-# finds the lease lapsed before its last attempt.
+# Long enough for one send (10 s per SMTP step), shorter than the consumer's retry window
+# (RETRY_BACKOFF_BASE, 2 s by default: 2+4+8+16 s), so a copy redelivered after a crash
+# mid-send still finds the lease lapsed before its last attempt.
 LEASE_SECONDS = 25.0
 FINAL_STATUSES = frozenset({"sent", "dead", "expired"})
 
