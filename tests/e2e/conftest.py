@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sportslog_common import devstack
 from sportslog_common.bus import CONSUMER_BINDINGS, queue_name
-from sportslog_common.testing import SmtpFake, free_port
+from sportslog_common.testing import SmtpFake, TwilioFake, free_port, twilio
 from sportslog_common.testing.rabbitmq import new_broker_names
 
 
@@ -25,6 +25,14 @@ def smtp_server():
     fake.start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+async def sms_server():
+    fake = TwilioFake()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +51,13 @@ def signing_key(tmp_path_factory) -> tuple[Path, Ed25519PrivateKey]:
 
 @pytest.fixture(scope="session")
 async def stack(
-    create_database, postgres_admin_url, amqp_url, smtp_server, signing_key, tmp_path_factory
+    create_database,
+    postgres_admin_url,
+    amqp_url,
+    smtp_server,
+    sms_server,
+    signing_key,
+    tmp_path_factory,
 ):
     names = new_broker_names()
     databases = {}
@@ -66,7 +80,15 @@ async def stack(
         jwt_issuer="https://sportslog.example",
         log_format="json",
         # Cheap argon2 keeps the suite fast; tests in services/auth check the real ones.
-        extra_env={"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", "LOG_LEVEL": "INFO"},
+        extra_env={
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_KIB": "1024",
+            "LOG_LEVEL": "INFO",
+            "TWILIO_ACCOUNT_SID": twilio.ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": twilio.AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": twilio.FROM_NUMBER,
+            "TWILIO_API_BASE_URL": sms_server.base_url,
+        },
     )
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     processes = devstack.start(config, log_dir)
