@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sportslog_common import devstack
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name
+from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_common.testing import free_port
 
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -67,6 +67,7 @@ async def _drop(stack: devstack.Stack) -> None:
     try:
         channel = await broker.channel()
         queues = [queue_name(stack.events_exchange, c) for c in CONSUMER_BINDINGS]
+        queues += [retry_queue_name(q) for q in queues]
         for queue in [*queues, stack.dead_letter_exchange]:
             await channel.queue_delete(queue)
         for exchange in (stack.events_exchange, stack.dead_letter_exchange):

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sportslog_common import devstack
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name
+from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_common.testing import SmtpFake, TwilioFake, free_port, twilio
 from sportslog_common.testing.rabbitmq import new_broker_names
 
@@ -108,6 +108,7 @@ async def _delete_broker_objects(amqp_url, names):
     connection = await aio_pika.connect(amqp_url)
     try:
         queues = [queue_name(names.exchange, c) for c in CONSUMER_BINDINGS]
+        queues += [retry_queue_name(q) for q in queues]
         for queue in [*queues, names.dead_letter_exchange]:
             with contextlib.suppress(Exception):
                 await (await connection.channel()).queue_delete(queue)

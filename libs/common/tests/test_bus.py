@@ -188,3 +188,40 @@ async def test_unroutable_publish_raises(connection, broker_names, channel):
     with pytest.raises(aio_pika.exceptions.PublishError):
         await p.publish(env)
     await p.close()
+
+
+async def test_a_retry_waits_in_the_broker_not_in_the_handler(
+    connection, channel, publisher, broker_names
+):
+    # prefetch=1: were the retry a sleep in the handler, B would wait behind A's backoff.
+    handled = []
+    failed_once = set()
+
+    async def handler(env: Envelope) -> None:
+        handled.append(env.id)
+        if env.id not in failed_once and env.id == first.id:
+            failed_once.add(env.id)
+            raise ConnectionError("try later")
+
+    consumer = bus.Consumer(
+        connection,
+        queue=broker_names.queue("probe"),
+        exchange=broker_names.exchange,
+        dead_letter_exchange=broker_names.dead_letter_exchange,
+        routing_keys=[ROUTING_KEY],
+        handler=handler,
+        prefetch=1,
+        backoff_base=3.0,
+    )
+    first, second = envelope(), envelope()
+    await consumer.start()
+    try:
+        await publisher.publish(first)
+        await publisher.publish(second)
+        await wait_until(lambda: second.id in handled, timeout=2.5, message="B before A's retry")
+        assert handled[:2] == [first.id, second.id]
+        await wait_until(lambda: handled.count(first.id) == 2, timeout=10, message="A retried")
+        retry = await channel.get_queue(bus.retry_queue_name(broker_names.queue("probe")))
+        assert retry.declaration_result.message_count == 0
+    finally:
+        await consumer.stop()

@@ -159,9 +159,11 @@ Handler = Callable[[Envelope], Awaitable[None]]
 class Consumer:
     """Consumes one queue: ack after the handler, retry with backoff, dead-letter with reason.
 
-    A transient failure is requeued after a backoff until the `max_attempts`-th delivery;
-    then, or at once on `PermanentError` or an unreadable envelope, the message is
-    re-published to the dead-letter exchange with an `x-error` header and acked.
+    A transient failure is re-published to the queue's delayed retry queue (`<queue>.retry`,
+    per-message TTL, dead-lettered back to the queue when it expires) and acked, so the
+    handler never sleeps on a message and the prefetch window keeps moving. At the
+    `max_attempts`-th attempt, or at once on `PermanentError` or an unreadable envelope,
+    the message is re-published to the dead-letter exchange with an `x-error` header.
     """
 
     def __init__(
@@ -238,6 +240,11 @@ class Consumer:
                 durable=True,
                 arguments=quorum_arguments(self._dead_letter_exchange),
             )
+            await self._channel.declare_queue(
+                retry_queue_name(self.queue_name),
+                durable=True,
+                arguments=retry_arguments(self.queue_name),
+            )
         for key in self._routing_keys:
             await self._queue.bind(events, routing_key=key)
         self._consumer_tag = await self._queue.consume(self._on_message)
@@ -276,7 +283,7 @@ class Consumer:
             await self._dead_letter(message, f"unreadable envelope: {exc.error_count()} errors")
             EVENTS_CONSUMED.labels(self.queue_name, event_type, "dead").inc()
             return
-        attempt = _delivery_count(message) + 1
+        attempt = _retries(message) + _delivery_count(message) + 1
         bound = structlog.contextvars.bound_contextvars(
             event_id=str(envelope.id), event_type=envelope.type, request_id=envelope.request_id
         )
@@ -297,12 +304,40 @@ class Consumer:
                 else:
                     delay = self._backoff(attempt)
                     log.warning("event_retry", attempt=attempt, delay=delay, reason=reason)
-                    await asyncio.sleep(delay)
-                    await message.nack(requeue=True)
+                    await self._retry_later(message, delay)
                     EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "retry").inc()
             else:
                 await message.ack()
                 EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "ok").inc()
+
+    async def _retry_later(self, message: AbstractIncomingMessage, delay: float) -> None:
+        """Park a copy in the retry queue for `delay` seconds, then ack this delivery."""
+        assert self._dead_channel is not None
+        if self._exclusive:  # a per-replica queue has no retry queue: requeue after a pause
+            await asyncio.sleep(delay)
+            await message.nack(requeue=True)
+            return
+        headers = dict(message.headers or {})
+        headers["x-retries"] = _retries(message) + 1
+        headers.pop("x-delivery-count", None)
+        copy = aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            type=message.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            expiration=max(0.001, delay),
+        )
+        try:
+            await self._dead_channel.default_exchange.publish(
+                copy, routing_key=retry_queue_name(self.queue_name), mandatory=True, timeout=10
+            )
+        except Exception:
+            log.exception("retry_publish_failed")
+            await message.nack(requeue=True)  # never lost: back on the queue at once
+            return
+        await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._dead_channel is not None
@@ -331,6 +366,27 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+def retry_queue_name(queue: str) -> str:
+    return f"{queue}.retry"
+
+
+def retry_arguments(queue: str) -> dict[str, Any]:
+    # Messages wait out their own TTL here, then go back to `queue` through the default
+    # exchange: quorum, at-least-once dead-lettering, so a broker crash loses none.
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def _retries(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get("x-retries")
+    return value if isinstance(value, int) else 0
 
 
 def _delivery_count(message: AbstractIncomingMessage) -> int:

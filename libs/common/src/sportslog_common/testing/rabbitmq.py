@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 import aio_pika
 import pytest
 
-from sportslog_common.bus import CONSUMER_BINDINGS, Publisher, connect, queue_name
+from sportslog_common.bus import (
+    CONSUMER_BINDINGS,
+    Publisher,
+    connect,
+    queue_name,
+    retry_queue_name,
+)
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -58,7 +64,8 @@ class BrokerNames:
 
     def all_queues(self) -> list[str]:
         consumers = [self.queue(c) for c in CONSUMER_BINDINGS]
-        return [*consumers, self.dead_letter_exchange, *self.extra_queues]
+        retries = [retry_queue_name(q) for q in [*consumers, *self.extra_queues]]
+        return [*consumers, *retries, self.dead_letter_exchange, *self.extra_queues]
 
 
 def new_broker_names() -> BrokerNames:
