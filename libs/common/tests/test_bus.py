@@ -225,3 +225,55 @@ async def test_a_retry_waits_in_the_broker_not_in_the_handler(
         assert retry.declaration_result.message_count == 0
     finally:
         await consumer.stop()
+
+
+async def test_code_events_expire_with_their_code(connection, broker_names, amqp_url):
+    from datetime import UTC, datetime, timedelta
+
+    from sportslog_common.events import UserOtpRequested
+    from sportslog_common.sealing import Sealer, generate_key
+
+    broker_names.extra_queues.append(broker_names.queue("otp"))
+    ch = await connection.channel()
+    await bus.declare_topology(
+        ch,
+        broker_names.exchange,
+        broker_names.dead_letter_exchange,
+        {"otp": ["user.otp_requested"]},
+    )
+    p = bus.Publisher(connection, broker_names.exchange)
+    await p.start()
+    code = Sealer(generate_key()).seal("123456")
+    live = Envelope.wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel="email",
+            destination="a@example.com",
+            code=code,
+            expires_at=datetime.now(UTC) + timedelta(minutes=10),
+        ),
+        producer="t",
+    )
+    dying = Envelope.wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel="email",
+            destination="b@example.com",
+            code=code,
+            expires_at=datetime.now(UTC) + timedelta(milliseconds=50),
+        ),
+        producer="t",
+    )
+    await p.publish(dying)
+    await p.publish(live)
+    dead_queue = await ch.get_queue(broker_names.dead_letter_exchange)
+    dead = await wait_until(
+        lambda: dead_queue.get(no_ack=True, fail=False), message="the expired code"
+    )
+    assert dead.message_id == str(dying.id)
+    assert dead.headers["x-death"][0]["reason"] == "expired"
+    queue = await ch.get_queue(broker_names.queue("otp"))
+    remaining = await queue.get(no_ack=True, fail=False)
+    assert remaining.message_id == str(live.id)
+    assert remaining.expiration is not None  # the live one carries its TTL too
+    await p.close()

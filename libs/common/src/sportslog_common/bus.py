@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -105,6 +106,21 @@ async def declare_topology(
     return events
 
 
+# Events whose payload is a short-lived code: the broker drops them when the code dies, so
+# a stale code is never delivered (they end in the dead-letter queue, x-death "expired").
+EXPIRING_TYPES = frozenset({"user.otp_requested", "user.phone_verification_requested"})
+
+
+def _ttl(envelope: Envelope) -> float | None:
+    if envelope.type not in EXPIRING_TYPES:
+        return None
+    expires_at = envelope.data.get("expires_at")
+    if not isinstance(expires_at, str):
+        return None
+    remaining = datetime.fromisoformat(expires_at) - datetime.now(UTC)
+    return max(0.001, remaining.total_seconds())
+
+
 def to_message(envelope: Envelope) -> aio_pika.Message:
     return aio_pika.Message(
         envelope.to_bytes(),
@@ -115,6 +131,7 @@ def to_message(envelope: Envelope) -> aio_pika.Message:
         # aio-pika's default is transient; events must survive a broker restart.
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         headers={"x-request-id": envelope.request_id or ""},
+        expiration=_ttl(envelope),
     )
 
 
