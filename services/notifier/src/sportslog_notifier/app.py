@@ -41,6 +41,7 @@ def create_app(
                 email_sender=email_sender or SmtpEmailSender(settings),
                 sms_sender=sms_sender,
                 app_base_url=settings.app_base_url,
+                lease_seconds=settings.delivery_lease_seconds,
             )
             consumer = Consumer.for_service(
                 connection,

@@ -58,6 +58,7 @@ class Notifier:
     email_sender: EmailSender
     sms_sender: SmsSender
     app_base_url: str
+    lease_seconds: float = deliveries.LEASE_SECONDS
 
     def _url(self, path: str, token: str | None = None) -> str:
         url = f"{self.app_base_url.rstrip('/')}/{path}"
@@ -122,7 +123,7 @@ class Notifier:
         delivery = Delivery(
             envelope.id, envelope.type, outgoing.channel, outgoing.to, outgoing.template
         )
-        if await deliveries.claim(self.pool, delivery) is Claim.ALREADY_DONE:
+        if await deliveries.claim(self.pool, delivery, self.lease_seconds) is Claim.ALREADY_DONE:
             log.info("notification_duplicate_skipped", template=outgoing.template)
             return
         if outgoing.expires_at is not None and outgoing.expires_at <= datetime.now(UTC):
@@ -131,7 +132,7 @@ class Notifier:
             log.info("notification_expired", template=outgoing.template)
             return
         try:
-            await self._send(outgoing)
+            await self._send(outgoing, str(envelope.id))
         except PermanentSendError as exc:
             await deliveries.finish(self.pool, delivery, "dead", describe_failure(exc))
             raise PermanentError(describe_failure(exc)) from None
@@ -151,8 +152,8 @@ class Notifier:
             to=delivery.masked,
         )
 
-    async def _send(self, outgoing: Outgoing) -> None:
+    async def _send(self, outgoing: Outgoing, key: str) -> None:
         if outgoing.email is not None:
-            await self.email_sender.send(outgoing.to, outgoing.email)
+            await self.email_sender.send(outgoing.to, outgoing.email, key)
         elif outgoing.sms is not None:
             await self.sms_sender.send(outgoing.to, outgoing.sms)

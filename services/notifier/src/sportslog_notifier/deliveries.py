@@ -53,7 +53,7 @@ def mask(destination: str) -> str:
     return destination[:3] + "*" * max(0, len(destination) - 7) + destination[-4:]
 
 
-async def claim(pool: Pool, delivery: Delivery) -> Claim:
+async def claim(pool: Pool, delivery: Delivery, lease_seconds: float = LEASE_SECONDS) -> Claim:
     async with pool.acquire() as conn:
         claimed = await queries.claim_delivery(
             conn,
@@ -62,7 +62,7 @@ async def claim(pool: Pool, delivery: Delivery) -> Claim:
             channel=delivery.channel,
             destination_masked=delivery.masked,
             template=delivery.template,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=lease_seconds,
         )
         if claimed:
             return Claim.CLAIMED

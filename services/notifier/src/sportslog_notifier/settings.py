@@ -29,6 +29,9 @@ class NotifierSettings(DatabaseSettings):
     prefetch: int = Field(default=20, ge=1)
     # Seconds before the first retry of a transient failure; doubles on each one.
     retry_backoff_base: float = Field(default=2.0, gt=0)
+    # How long a send may hold its delivery before a redelivered copy may send it again
+    # (after a crash); keep it under the retry window (2+4+8+16 s with the default base).
+    delivery_lease_seconds: float = Field(default=25.0, gt=0)
 
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -32,8 +33,16 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
         self.lock = threading.Lock()
+        self.delay_seconds = 0.0  # a slow server: DATA is acknowledged this much later
+        self.in_progress = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.delay_seconds:
+            with self.lock:
+                self.in_progress += 1
+            await asyncio.sleep(self.delay_seconds)
+            with self.lock:
+                self.in_progress -= 1
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
@@ -54,6 +63,14 @@ class SmtpFake:
 
     def start(self) -> None:
         self._controller.start()
+
+    def slow_down(self, seconds: float) -> None:
+        self._collector.delay_seconds = seconds
+
+    @property
+    def in_progress(self) -> int:
+        with self._collector.lock:
+            return self._collector.in_progress
 
     def stop(self) -> None:
         self._controller.stop()

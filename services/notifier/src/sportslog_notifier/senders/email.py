@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 from typing import Protocol
 
 import aiosmtplib
@@ -17,17 +17,19 @@ class PermanentSendError(Exception):
 
 
 class EmailSender(Protocol):
-    async def send(self, to: str, email: RenderedEmail) -> None: ...
+    async def send(self, to: str, email: RenderedEmail, key: str) -> None: ...
 
 
-def build_message(sender: str, to: str, email: RenderedEmail) -> EmailMessage:
+def build_message(sender: str, to: str, email: RenderedEmail, key: str) -> EmailMessage:
+    """`key` (the event id) makes the Message-ID: if a crash ever makes us send an email a
+    second time, mail clients show one message, not two."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = f"<{key}@{domain}>"
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message
@@ -37,9 +39,9 @@ class SmtpEmailSender:
     def __init__(self, settings: NotifierSettings) -> None:
         self._settings = settings
 
-    async def send(self, to: str, email: RenderedEmail) -> None:
+    async def send(self, to: str, email: RenderedEmail, key: str) -> None:
         s = self._settings
-        message = build_message(s.smtp_from, to, email)
+        message = build_message(s.smtp_from, to, email, key)
         try:
             await aiosmtplib.send(
                 message,
