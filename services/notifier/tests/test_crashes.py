@@ -38,7 +38,8 @@ def start_notifier(notifier_db, amqp_url, broker_names, smtp, tmp_path):
     }
 
     async def start() -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "sportslog_notifier"], env=env)
+        # Popen returns at once; the process is awaited below through /ready.
+        process = subprocess.Popen([sys.executable, "-m", "sportslog_notifier"], env=env)  # noqa: ASYNC220
         processes.append(process)
 
         async def ready():
