@@ -6,9 +6,14 @@ import asyncio
 import sys
 import time
 
-from bench import activities, login, startup
+from bench import activities, login, notifier, startup
 
-BENCHMARKS = {"startup": startup.main, "login": login.main, "activities": activities.main}
+BENCHMARKS = {
+    "startup": startup.main,
+    "login": login.main,
+    "activities": activities.main,
+    "notifier": notifier.main,
+}
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ import asyncio
 import email
 import email.policy
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    received_at: float = 0.0  # time.time() when DATA was accepted
 
     @property
     def subject(self) -> str:
@@ -46,7 +48,9 @@ class _Collector:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+            self.messages.append(
+                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), parsed, time.time())
+            )
         return "250 Message accepted for delivery"
 
 
