@@ -71,5 +71,6 @@ async def run(stack: devstack.Stack, smtp: SmtpFake) -> None:
     )
     print(
         f"notifier: published -> accepted by SMTP at {STEADY_RATE:.0f}/s: "
-        f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
+        f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  "
+        f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
     )
