@@ -15,6 +15,8 @@ class NotifierSettings(DatabaseSettings):
     smtp_pass: SecretStr | None = None
     smtp_from: str = "sports-log <no-reply@localhost>"
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    # A private CA (PEM) to trust for the SMTP server's certificate; the system store if unset.
+    smtp_ca_file: str | None = None
     smtp_timeout_seconds: float = 10.0
     # SMS: the Twilio Messages API when an account is configured, else a file (dev).
     twilio_account_sid: str | None = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -55,15 +56,55 @@ class _Collector:
 
 
 class SmtpFake:
-    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives."""
+    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives.
 
-    def __init__(self, port: int | None = None) -> None:
+    `tls`: "starttls" offers (and requires) STARTTLS, "tls" speaks TLS from the first byte;
+    both need `ssl_context`. `credentials`: AUTH is required with this login and password.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        tls: str = "none",
+        ssl_context: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         from aiosmtpd.controller import Controller
 
         self._collector = _Collector()
         self.host = "127.0.0.1"
         self.port = port or free_port()
-        self._controller = Controller(self._collector, hostname=self.host, port=self.port)
+        self.logins: list[str] = []
+        server: dict[str, Any] = {}
+        if tls == "starttls":
+            server.update(tls_context=ssl_context, require_starttls=True)
+        if credentials is not None:
+            server.update(authenticator=self._authenticator(credentials), auth_required=True)
+            if tls == "tls":
+                # aiosmtpd cannot see implicit TLS; the socket is TLS from the first byte.
+                server.update(auth_require_tls=False)
+        self._controller = Controller(
+            self._collector,
+            hostname=self.host,
+            port=self.port,
+            ssl_context=ssl_context if tls == "tls" else None,
+            server_hostname="localhost",
+            **server,
+        )
+
+    def _authenticator(self, credentials: tuple[str, str]) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+            login = data.login.decode() if isinstance(data.login, bytes) else data.login
+            password = data.password.decode() if isinstance(data.password, bytes) else data.password
+            ok = (login, password) == credentials
+            if ok:
+                self.logins.append(login)
+            return AuthResult(success=ok, handled=False)
+
+        return check
 
     def start(self) -> None:
         self._controller.start()

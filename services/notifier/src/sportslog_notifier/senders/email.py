@@ -52,6 +52,7 @@ class SmtpEmailSender:
                 use_tls=s.smtp_tls == "tls",
                 start_tls=s.smtp_tls == "starttls",
                 timeout=s.smtp_timeout_seconds,
+                cert_bundle=s.smtp_ca_file,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
