@@ -250,3 +250,28 @@ async def test_without_twilio_credentials_sms_go_to_the_log_file(
     line = log.read_text().strip()
     assert f"to={number}" in line
     assert CODE.findall(line.split(" ", 2)[2]) == ["424242"]
+
+
+async def test_smtp_550_for_the_recipient_is_dead_lettered_at_once(
+    app, smtp, publisher, amqp_url, broker_names
+):
+    import aio_pika
+
+    env = wrap(
+        UserDeleted(user_id=uuid.uuid4(), email=f"nobody-{uuid.uuid4().hex[:6]}@example.com")
+    )
+    await publisher.publish(env)
+    async with app.state.pool.acquire() as conn:
+        row = await wait_until(lambda: _status(conn, env.id, "dead"), message="the dead record")
+    assert row["attempts"] == 1
+    assert row["last_error"] == "recipient refused (SMTP 550)"
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        dead = await (await connection.channel()).get_queue(broker_names.dead_letter_exchange)
+        message = await wait_until(
+            lambda: dead.get(no_ack=True, fail=False), message="the dead letter"
+        )
+        assert message.headers["x-error"] == "permanent: recipient refused (SMTP 550)"
+        assert "nobody" not in message.headers["x-error"]
+    finally:
+        await connection.close()

@@ -39,6 +39,15 @@ class _Collector:
         self.delay_seconds = 0.0  # a slow server: DATA is acknowledged this much later
         self.in_progress = 0
 
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        # A mailbox that does not exist, for permanent-failure tests.
+        if address.startswith("nobody"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.delay_seconds:
             with self.lock:
