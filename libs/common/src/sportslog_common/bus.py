@@ -334,18 +334,7 @@ class Consumer:
             await asyncio.sleep(delay)
             await message.nack(requeue=True)
             return
-        headers = dict(message.headers or {})
-        headers["x-retries"] = _retries(message) + 1
-        headers.pop("x-delivery-count", None)
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            type=message.type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            expiration=max(0.001, delay),
-        )
+        copy = _copy(message, {"x-retries": _retries(message) + 1}, expiration=max(0.001, delay))
         try:
             await self._dead_channel.default_exchange.publish(
                 copy, routing_key=retry_queue_name(self.queue_name), mandatory=True, timeout=10
@@ -358,22 +347,12 @@ class Consumer:
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._dead_channel is not None
-        headers = dict(message.headers or {})
-        headers.update(
-            {
-                "x-error": reason[:1000],
-                "x-original-queue": self.queue_name,
-                "x-original-routing-key": message.routing_key or "",
-            }
-        )
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            type=message.type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
+        extra = {
+            "x-error": reason[:1000],
+            "x-original-queue": self.queue_name,
+            "x-original-routing-key": message.routing_key or "",
+        }
+        copy = _copy(message, extra)
         try:
             exchange = await self._dead_channel.get_exchange(self._dead_letter_exchange)
             await exchange.publish(copy, routing_key=message.routing_key or "", timeout=10)
@@ -383,6 +362,23 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+def _copy(
+    message: AbstractIncomingMessage, extra_headers: dict[str, Any], expiration: float | None = None
+) -> aio_pika.Message:
+    """A persistent copy of a delivery for re-publishing (retry or dead letter)."""
+    headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+    headers.update(extra_headers)
+    return aio_pika.Message(
+        message.body,
+        headers=headers,
+        content_type=message.content_type,
+        message_id=message.message_id,
+        type=message.type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        expiration=expiration,
+    )
 
 
 def retry_queue_name(queue: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,6 +147,33 @@ async def find_activity_by_external_id(
     return activity_id
 
 
+def _binder(params: list[Any]) -> Callable[[Any], str]:
+    """Adds a value to `params` and returns its `$n` placeholder."""
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    return param
+
+
+def _filters(
+    param: Callable[[Any], str],
+    activity_type: str | None,
+    started_from: datetime | None,
+    started_to: datetime | None,
+) -> list[str]:
+    """The shared WHERE clauses of listing and stats: only the filters in use."""
+    where = []
+    if activity_type is not None:
+        where.append(f"activity_type = {param(activity_type)}")
+    if started_from is not None:
+        where.append(f"started_at >= {param(started_from)}")
+    if started_to is not None:
+        where.append(f"started_at < {param(started_to)}")
+    return where
+
+
 def list_query(
     user_id: uuid.UUID,
     *,
@@ -161,18 +189,8 @@ def list_query(
     the keyset as an index condition and walk a deep page from the top. Every variant is
     served by activities_user_started; tests/test_listing.py reads the plans."""
     params: list[Any] = [user_id]
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    where = ["user_id = $1"]
-    if activity_type is not None:
-        where.append(f"activity_type = {param(activity_type)}")
-    if started_from is not None:
-        where.append(f"started_at >= {param(started_from)}")
-    if started_to is not None:
-        where.append(f"started_at < {param(started_to)}")
+    param = _binder(params)
+    where = ["user_id = $1", *_filters(param, activity_type, started_from, started_to)]
     if after is not None:
         where.append(f"(started_at, id) < ({param(after[0])}, {param(after[1])})")
     sql = (
@@ -222,18 +240,7 @@ async def stats_rows(
 ) -> list[asyncpg.Record]:
     """Per period (UTC day, ISO week from Monday, or month) and type: the sums and maxima."""
     params: list[Any] = [user_id, group_by]
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    where = ["user_id = $1"]
-    if activity_type is not None:
-        where.append(f"activity_type = {param(activity_type)}")
-    if started_from is not None:
-        where.append(f"started_at >= {param(started_from)}")
-    if started_to is not None:
-        where.append(f"started_at < {param(started_to)}")
+    where = ["user_id = $1", *_filters(_binder(params), activity_type, started_from, started_to)]
     records: list[asyncpg.Record] = await conn.fetch(
         f"""
         SELECT date_trunc($2, started_at AT TIME ZONE 'UTC')::date AS period,
