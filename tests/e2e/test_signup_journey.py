@@ -101,13 +101,17 @@ def _claims(**overrides):
     return base
 
 
-async def test_gateway_refuses_bad_tokens(gateway, signing_key, stack):
+async def test_gateway_refuses_bad_tokens(gateway, signing_key, stack, smtp_server, new_email):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     _, key = signing_key  # the real auth key: tokens below differ only in what is wrong
     jwks = (await gateway.get("/.well-known/jwks.json")).json()
     kid = jwks["keys"][0]["kid"]
-    good = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
+    _, real = await signup(gateway, smtp_server, new_email(), "a long enough secret")
+    who = jwt.decode(real["access_token"], options={"verify_signature": False})
+    mine = {"sub": who["sub"], "sid": who["sid"]}
+    good = jwt.encode(_claims(**mine), key, algorithm="EdDSA", headers={"kid": kid})
+    nobody = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
     expired = jwt.encode(
         _claims(iat=int(time.time()) - 2000, exp=int(time.time()) - 1000),
         key,
@@ -119,16 +123,20 @@ async def test_gateway_refuses_bad_tokens(gateway, signing_key, stack):
     wrong_key = jwt.encode(
         _claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
     )
+    refused_before = await _gateway_auth_failures(gateway)
     for headers in (
         {},
         {"Authorization": f"Bearer {expired}"},
         {"Authorization": f"Bearer {tampered}"},
         {"Authorization": f"Bearer {wrong_key}"},
         {"Authorization": "Bearer nonsense"},
+        {"Authorization": f"Bearer {nobody}"},  # well signed, but no such user (or deleted)
     ):
         r = await gateway.get("/activities", headers=headers)
         assert r.status_code == 401, headers
         assert r.json()["code"] == "invalid_token"
+    # Refused by the gateway itself, not by activities' own check behind it.
+    assert await _gateway_auth_failures(gateway) == refused_before + 6
     # The same key with good claims passes the gateway (and the service's own check).
     assert (
         await gateway.get("/activities", headers={"Authorization": f"Bearer {good}"})

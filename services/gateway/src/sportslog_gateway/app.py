@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -7,12 +8,14 @@ import httpx
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from sportslog_common.bus import Consumer
 from sportslog_common.errors import NotFound
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
-from sportslog_gateway.auth import require_token
+from sportslog_gateway.auth import require_token, token_state_fetcher
+from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache
 from sportslog_gateway.settings import GatewaySettings
 from sportslog_gateway.upstreams import route_for
 
@@ -32,6 +35,21 @@ def create_app(
             session = proxy.create_session()
             stack.push_async_callback(session.close)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
+            revocations = RevocationCache(token_state_fetcher(session, settings.auth_url))
+            consumer = Consumer(
+                connection,
+                # Each replica its own queue: every replica must hear every revocation.
+                queue=f"{settings.events_exchange}.gateway.{uuid.uuid4().hex[:12]}",
+                exchange=settings.events_exchange,
+                dead_letter_exchange=settings.dead_letter_exchange,
+                routing_keys=REVOCATION_EVENTS,
+                handler=revocations.apply,
+                prefetch=50,
+                exclusive=True,
+            )
+            await consumer.start()
+            stack.push_async_callback(consumer.stop)
+            app.state.revocations = revocations
             app.state.session = session
             app.state.verifier = JwksVerifier(
                 settings.jwks_url,
@@ -59,7 +77,7 @@ def create_app(
             raise NotFound()
         request.scope.setdefault("state", {})["route_template"] = route.template
         if route.protected:
-            await require_token(request.app.state.verifier, request)
+            await require_token(request.app.state.verifier, request.app.state.revocations, request)
         client_ip = request.client.host if request.client else "unknown"
         return await proxy.forward(
             request.app.state.session,

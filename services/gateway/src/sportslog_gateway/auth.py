@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import uuid
+
+import aiohttp
 from fastapi import Request
 
 from sportslog_common.errors import InvalidToken
 from sportslog_common.jwt import AccessClaims, JwksVerifier, bearer_token
 from sportslog_gateway.metrics import AUTH_FAILURES
+from sportslog_gateway.revocations import Fetch, RevocationCache, TokenState
 
 
-async def require_token(verifier: JwksVerifier, request: Request) -> AccessClaims:
+async def require_token(
+    verifier: JwksVerifier, revocations: RevocationCache, request: Request
+) -> AccessClaims:
     try:
-        return await verifier.verify(bearer_token(request.headers.get("authorization")))
+        claims = await verifier.verify(bearer_token(request.headers.get("authorization")))
+        await revocations.check(claims)
     except InvalidToken as exc:
         AUTH_FAILURES.labels(exc.reason).inc()
         raise
+    return claims
+
+
+def token_state_fetcher(session: aiohttp.ClientSession, auth_url: str) -> Fetch:
+    """Reads a user's token state from auth's internal endpoint (never routed to clients)."""
+
+    async def fetch(user_id: uuid.UUID) -> TokenState | None:
+        url = f"{auth_url.rstrip('/')}/internal/users/{user_id}/token-state"
+        timeout = aiohttp.ClientTimeout(total=3, connect=1)
+        async with session.get(url, timeout=timeout) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            body = await response.json()
+        return TokenState(
+            token_version=int(body["token_version"]),
+            revoked_sessions={str(s) for s in body["revoked_sessions"]},
+        )
+
+    return fetch

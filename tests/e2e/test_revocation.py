@@ -1,0 +1,91 @@
+"""Revocation at the door: after a logout, a session delete or a password reset, the old
+access token is refused by the gateway within a second, on every route."""
+
+import re
+import time
+
+import jwt
+
+from sportslog_common.testing import wait_until
+
+TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
+
+
+async def signup(gateway, smtp_server, email, password="a long enough secret"):
+    await gateway.post("/auth/register", json={"email": email, "password": password})
+    mail = await smtp_server.wait_for(email)
+    r = await gateway.post("/auth/verify-email", json={"token": TOKEN.search(mail.text()).group(1)})
+    return r.json()
+
+
+def bearer(tokens):
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def refused_within(gateway, tokens, seconds=1.0) -> float:
+    """Seconds until GET /activities (served by activities, which knows nothing of
+    sessions) refuses the token at the gateway."""
+    started = time.monotonic()
+
+    async def refused():
+        return (await gateway.get("/activities", headers=bearer(tokens))).status_code == 401
+
+    await wait_until(refused, timeout=seconds, interval=0.01, message="the revocation")
+    return time.monotonic() - started
+
+
+async def test_logout(gateway, smtp_server, new_email):
+    tokens = await signup(gateway, smtp_server, new_email())
+    assert (await gateway.get("/activities", headers=bearer(tokens))).status_code == 200
+    assert (await gateway.post("/auth/logout", headers=bearer(tokens))).status_code == 204
+    assert await refused_within(gateway, tokens) < 1.0
+
+
+async def test_session_delete(gateway, smtp_server, new_email):
+    email = new_email()
+    first = await signup(gateway, smtp_server, email)
+    second = (
+        await gateway.post("/auth/login", json={"email": email, "password": "a long enough secret"})
+    ).json()
+    assert (
+        await gateway.get("/activities", headers=bearer(first))
+    ).status_code == 200  # cached now
+    sid = jwt.decode(first["access_token"], options={"verify_signature": False})["sid"]
+    assert (
+        await gateway.delete(f"/auth/sessions/{sid}", headers=bearer(second))
+    ).status_code == 204
+    assert await refused_within(gateway, first) < 1.0
+    assert (await gateway.get("/activities", headers=bearer(second))).status_code == 200
+
+
+async def test_password_reset_kills_every_token(gateway, smtp_server, new_email):
+    email = new_email()
+    first = await signup(gateway, smtp_server, email)
+    second = (
+        await gateway.post("/auth/login", json={"email": email, "password": "a long enough secret"})
+    ).json()
+    for tokens in (first, second):
+        assert (await gateway.get("/activities", headers=bearer(tokens))).status_code == 200
+    await gateway.post("/auth/forgot-password", json={"email": email})
+    mail = await smtp_server.wait_for(email, count=2)
+    r = await gateway.post(
+        "/auth/reset-password",
+        json={"token": TOKEN.search(mail.text()).group(1), "new_password": "a brand new secret"},
+    )
+    assert r.status_code == 200
+    for tokens in (first, second):
+        assert await refused_within(gateway, tokens) < 1.0
+    fresh = (
+        await gateway.post("/auth/login", json={"email": email, "password": "a brand new secret"})
+    ).json()
+    assert (await gateway.get("/activities", headers=bearer(fresh))).status_code == 200
+
+
+async def test_a_deleted_accounts_token_is_refused(gateway, smtp_server, new_email):
+    tokens = await signup(gateway, smtp_server, new_email())
+    assert (await gateway.get("/activities", headers=bearer(tokens))).status_code == 200
+    r = await gateway.request(
+        "DELETE", "/me", json={"password": "a long enough secret"}, headers=bearer(tokens)
+    )
+    assert r.status_code == 204
+    assert await refused_within(gateway, tokens) < 1.0
