@@ -71,8 +71,12 @@ class PayloadTooLarge(AppError):
 class RateLimited(AppError):
     status, code, message = 429, "rate_limited", "Too many requests"
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(
+        self, retry_after: int, message: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            message, headers={**(headers or {}), "Retry-After": str(max(1, retry_after))}
+        )
 
 
 class UpstreamUnavailable(AppError):

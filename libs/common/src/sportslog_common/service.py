@@ -38,6 +38,7 @@ def build_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_limit_overrides: dict[str, int] | None = None,
+    extra_security_headers: list[tuple[bytes, bytes]] | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     app = FastAPI(title=f"sports-log {service}", lifespan=lifespan, **fastapi_kwargs)
@@ -48,7 +49,7 @@ def build_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=max_body_bytes, overrides=body_limit_overrides
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, extra=extra_security_headers)
     app.add_middleware(MetricsMiddleware, service=service)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from sportslog_common.bus import Consumer
@@ -15,11 +16,30 @@ from sportslog_common.logging import configure_logging
 from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
 from sportslog_gateway.auth import require_token, token_state_fetcher
+from sportslog_gateway.clients import client_ip, parse_trusted
+from sportslog_gateway.ratelimit import RateLimits
 from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache
 from sportslog_gateway.settings import GatewaySettings
 from sportslog_gateway.upstreams import route_for
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "X-Request-ID",
+]
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
 
 
 def create_app(
@@ -60,32 +80,57 @@ def create_app(
             app.state.ready_checks = ready_checks(None, connection)
             yield
 
+    hsts = (
+        [(b"strict-transport-security", f"max-age={settings.hsts_max_age}".encode())]
+        if settings.hsts_max_age
+        else []
+    )
     app = build_app(
         "gateway",
         lifespan,
         max_body_bytes=settings.max_body_bytes,
         body_limit_overrides={"/activities/import": settings.max_import_bytes},
+        extra_security_headers=hsts,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
 
+    # Outermost, so preflights are answered before routing and every answer (errors too)
+    # carries the CORS headers a browser needs to read it.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list(),
+        allow_credentials=True,
+        allow_methods=PROXY_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=600,
+    )
+    trusted = parse_trusted(settings.trusted_proxies)
+    limits = RateLimits(
+        settings.rate_limit_storage, settings.rate_limit_default, settings.rate_limit_auth
+    )
+
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def gateway(request: Request) -> Response:
+        client = client_ip(request, trusted)
+        limit_headers = await limits.hit(request.method, request.url.path, client)
         route = route_for(request.url.path, request.scope.get("raw_path"))
         if route is None:
             raise NotFound()
         request.scope.setdefault("state", {})["route_template"] = route.template
         if route.protected:
             await require_token(request.app.state.verifier, request.app.state.revocations, request)
-        client_ip = request.client.host if request.client else "unknown"
-        return await proxy.forward(
+        response = await proxy.forward(
             request.app.state.session,
             request,
             upstream_name=route.upstream,
             base_url=upstream_urls[route.upstream],
-            client_ip=client_ip,
+            client_ip=client,
             timeout=settings.upstream_timeout_seconds,
         )
+        response.headers.update(limit_headers)
+        return response
 
     return app

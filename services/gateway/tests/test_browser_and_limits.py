@@ -1,0 +1,116 @@
+"""Rate limits, CORS, security headers and who the client is."""
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
+
+from sportslog_gateway.app import create_app
+
+
+@pytest.fixture
+async def make_client(settings, mint):
+    apps = []
+
+    async def make(**overrides):
+        app = create_app(settings.model_copy(update=overrides), jwks_transport=mint.transport())
+        manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
+        await manager.__aenter__()
+        apps.append(manager)
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=("203.0.113.7", 5000)
+        )
+        return httpx.AsyncClient(transport=transport, base_url="http://gateway")
+
+    yield make
+    for manager in apps:
+        await manager.__aexit__(None, None, None)
+
+
+async def test_sensitive_routes_have_a_tighter_limit(make_client):
+    client = await make_client(rate_limit_auth="3/minute", rate_limit_default="100/minute")
+    before = (
+        REGISTRY.get_sample_value("sportslog_gateway_rate_limited_total", {"rule": "auth"}) or 0
+    )
+    codes = [(await client.post("/auth/login", json={})).status_code for _ in range(4)]
+    assert codes[:3] == [503, 503, 503]  # through the limit (auth itself is down here)
+    assert codes[3] == 429
+    r = await client.post("/auth/otp/verify", json={})
+    assert (r.status_code, r.json()["code"]) == (429, "rate_limited")
+    assert 1 <= int(r.headers["retry-after"]) <= 61
+    assert r.headers["ratelimit-limit"] == "3"
+    assert r.headers["ratelimit-remaining"] == "0"
+    # Other routes still answer: only the sensitive rule is exhausted.
+    assert (await client.get("/activities")).status_code == 401
+    after = REGISTRY.get_sample_value("sportslog_gateway_rate_limited_total", {"rule": "auth"})
+    assert after == before + 2
+
+
+async def test_global_limit_per_client(make_client):
+    client = await make_client(rate_limit_default="5/minute")
+    codes = [(await client.get("/activities")).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert (await client.get("/health")).status_code == 200  # the gateway's own routes are free
+
+
+async def test_x_forwarded_for_only_from_a_trusted_proxy(make_client):
+    spoofing = await make_client(rate_limit_default="2/minute")
+    for ip in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):  # a client inventing new addresses
+        r = await spoofing.get("/activities", headers={"X-Forwarded-For": ip})
+    assert r.status_code == 429  # still counted as 203.0.113.7
+
+    behind = await make_client(rate_limit_default="2/minute", trusted_proxies="203.0.113.0/24")
+    for ip in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):
+        r = await behind.get("/activities", headers={"X-Forwarded-For": f"{ip}, 203.0.113.9"})
+        assert r.status_code == 401, ip  # three different clients behind our proxy
+
+
+async def test_cors_preflight_allowed_and_refused(make_client):
+    client = await make_client(cors_origins="https://app.example, https://admin.example")
+    ok = await client.options(
+        "/activities",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == "https://app.example"
+    assert ok.headers["access-control-allow-credentials"] == "true"
+    assert "idempotency-key" in ok.headers["access-control-allow-headers"].lower()
+    refused = await client.options(
+        "/activities",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    # An actual request from an allowed origin: errors are readable by the page too.
+    r = await client.get("/activities", headers={"Origin": "https://app.example"})
+    assert r.status_code == 401
+    assert r.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
+
+
+async def test_security_headers_and_hsts(make_client):
+    plain = await make_client()
+    r = await plain.get("/nope")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "strict-transport-security" not in r.headers
+    https = await make_client(hsts_max_age=31536000)
+    r = await https.get("/health")
+    assert r.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_bad_limits_and_proxies_refuse_to_start(settings):
+    from pydantic import ValidationError
+
+    from sportslog_gateway.settings import GatewaySettings
+
+    base = settings.model_dump()
+    for bad in ({"rate_limit_auth": "lots"}, {"trusted_proxies": "not-an-ip"}):
+        with pytest.raises(ValidationError):
+            GatewaySettings(**{**base, **bad})
