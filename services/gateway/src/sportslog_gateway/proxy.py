@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 import aiohttp
 import yarl
@@ -46,6 +46,20 @@ def create_session(limit: int = 100, connect_timeout: float = 1.0) -> aiohttp.Cl
     )
 
 
+BUFFER_LIMIT = 64 * 1024
+
+
+async def _body(request: Request) -> bytes | AsyncIterable[bytes]:
+    """Small bodies are read whole (so an idempotent request can be sent again); large or
+    unsized ones (imports) stream through as they arrive, still held to the body limit."""
+    declared = request.headers.get("content-length")
+    if declared is None and "transfer-encoding" not in request.headers:
+        return b""  # no body at all (GET, DELETE...)
+    if declared is not None and declared.isdigit() and int(declared) <= BUFFER_LIMIT:
+        return await request.body()
+    return request.stream()
+
+
 def _forward_headers(request: Request, client_ip: str) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     # The gateway is the trust boundary: it states who the client is, it doesn't relay claims.
@@ -70,9 +84,12 @@ async def forward(
     query = request.scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
-    body = await request.body()
+    body = await _body(request)
     started = time.perf_counter()
     try:
+        # aiohttp sends an idempotent request again, once, when a kept-alive connection was
+        # closed or reset before any answer (RFC 9112 §9.3.1.1); nothing else is retried,
+        # so a POST that may have been acted on is never sent twice.
         upstream = await session.request(
             request.method,
             yarl.URL(url, encoded=True),

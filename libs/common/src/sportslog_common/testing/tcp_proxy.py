@@ -14,6 +14,13 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._drop_next = 0
+        self.accepted = 0
+
+    def drop_next(self, count: int = 1) -> None:
+        """Accept the next `count` connections and close them at once, unanswered (what a
+        client sees when it reuses a keep-alive connection the server just closed)."""
+        self._drop_next += count
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -38,6 +45,13 @@ class TcpProxy:
             task.cancel()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self._drop_next:
+            self._drop_next -= 1
+            with contextlib.suppress(Exception):
+                await reader.read(1)  # wait for the request to start, then hang up
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
