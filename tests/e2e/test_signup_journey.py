@@ -237,3 +237,31 @@ async def test_import_export_and_stats_through_the_gateway(gateway, smtp_server,
         await gateway.get("/activities/stats", params={"group_by": "month"}, headers=headers)
     ).json()
     assert stats["periods"][0]["by_type"]["run"]["count"] == 1
+
+
+async def test_one_api_description_at_the_gateway(gateway):
+    spec = (await gateway.get("/openapi.json")).json()
+    paths = spec["paths"]
+    for path in (
+        "/auth/register",
+        "/auth/login",
+        "/auth/otp/verify",
+        "/auth/sessions",
+        "/me",
+        "/me/preferences",
+        "/activities",
+        "/activities/{activity_id}",
+        "/activities/stats",
+        "/activities/import",
+        "/.well-known/jwks.json",
+    ):
+        assert path in paths, path
+    assert not [p for p in paths if p.startswith(("/internal", "/health", "/ready", "/metrics"))]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert paths["/activities"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in paths["/auth/login"]["post"]
+    assert "ActivityIn" in spec["components"]["schemas"]
+    docs = await gateway.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]

@@ -6,6 +6,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
@@ -17,11 +19,17 @@ from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
 from sportslog_gateway.auth import require_token, token_state_fetcher
 from sportslog_gateway.clients import client_ip, parse_trusted
+from sportslog_gateway.openapi import OpenApiMerger
 from sportslog_gateway.ratelimit import RateLimits
 from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache
 from sportslog_gateway.settings import GatewaySettings
 from sportslog_gateway.upstreams import route_for
 
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_ALLOW_HEADERS = [
     "Authorization",
@@ -70,6 +78,7 @@ def create_app(
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             app.state.revocations = revocations
+            app.state.openapi = OpenApiMerger(session, upstream_urls)
             app.state.session = session
             app.state.verifier = JwksVerifier(
                 settings.jwks_url,
@@ -111,6 +120,17 @@ def create_app(
     limits = RateLimits(
         settings.rate_limit_storage, settings.rate_limit_default, settings.rate_limit_auth
     )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(await request.app.state.openapi.document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="sports-log API")
+        # Swagger UI's own script and styles come from its CDN; nothing else may load.
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def gateway(request: Request) -> Response:
