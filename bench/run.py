@@ -6,13 +6,14 @@ import asyncio
 import sys
 import time
 
-from bench import activities, login, notifier, startup
+from bench import activities, gateway, login, notifier, startup
 
 BENCHMARKS = {
     "startup": startup.main,
     "login": login.main,
     "activities": activities.main,
     "notifier": notifier.main,
+    "gateway": gateway.main,
 }
 
 
