@@ -114,3 +114,25 @@ def test_bad_limits_and_proxies_refuse_to_start(settings):
     for bad in ({"rate_limit_auth": "lots"}, {"trusted_proxies": "not-an-ip"}):
         with pytest.raises(ValidationError):
             GatewaySettings(**{**base, **bad})
+
+
+async def test_replicas_share_limits_through_redis(make_client):
+    import os
+    import uuid
+
+    redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    # Two gateway replicas, one Redis; a client address unique to this run keeps parallel
+    # runs apart (the proxy in front of both replicas is trusted).
+    client_ip = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    headers = {"X-Forwarded-For": client_ip}
+    common = {
+        "rate_limit_storage": redis,
+        "rate_limit_default": "3/minute",
+        "trusted_proxies": "203.0.113.0/24",
+    }
+    first, second = await make_client(**common), await make_client(**common)
+    codes = [
+        (await replica.get("/activities", headers=headers)).status_code
+        for replica in (first, second, first, second)
+    ]
+    assert codes == [401, 401, 401, 429]
