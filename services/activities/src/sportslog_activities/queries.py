@@ -15,24 +15,33 @@ COLUMNS = """id, activity_type, started_at, duration_secs, distance_meters, calo
     source, external_id, device_data, created_at, updated_at, version"""
 
 
+# The writable columns, in the order the INSERT and UPDATE below take them.
+WRITABLE = (
+    "activity_type",
+    "started_at",
+    "duration_secs",
+    "distance_meters",
+    "calories",
+    "notes",
+    "source",
+    "external_id",
+    "device_data",
+)
+
+
+def _values(fields: dict[str, Any]) -> list[Any]:
+    return [fields[name] for name in WRITABLE]
+
+
 async def insert_activity(conn: Conn, user_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record:
     record = await conn.fetchrow(
         f"""
-        INSERT INTO activities (user_id, activity_type, started_at, duration_secs,
-            distance_meters, calories, notes, source, external_id, device_data)
+        INSERT INTO activities (user_id, {", ".join(WRITABLE)})
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         RETURNING {COLUMNS}
         """,
         user_id,
-        fields["activity_type"],
-        fields["started_at"],
-        fields["duration_secs"],
-        fields["distance_meters"],
-        fields["calories"],
-        fields["notes"],
-        fields["source"],
-        fields["external_id"],
-        fields["device_data"],
+        *_values(fields),
     )
     assert record is not None  # INSERT ... RETURNING always returns the row
     return record
@@ -62,15 +71,7 @@ async def update_activity(
         """,
         activity_id,
         user_id,
-        fields["activity_type"],
-        fields["started_at"],
-        fields["duration_secs"],
-        fields["distance_meters"],
-        fields["calories"],
-        fields["notes"],
-        fields["source"],
-        fields["external_id"],
-        fields["device_data"],
+        *_values(fields),
     )
 
 
