@@ -149,7 +149,10 @@ class MailDirSink:
         message = BytesParser(policy=default_policy).parsebytes(envelope.content)
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
-        links = " ".join(re.findall(r"https?://\S+", text))
+        # Dev convenience: the mail's links and one-time codes, right on the console.
+        links = " ".join(
+            re.findall(r"https?://\S+", text) + re.findall(r"(?<!\d)\d{6}(?!\d)", text)
+        )
         print(
             f"[mail] {', '.join(envelope.rcpt_tos)}: {message['Subject']} -> var/mail/{name}"
             + (f"\n[mail]   {links}" if links else ""),
