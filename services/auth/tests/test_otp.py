@@ -210,3 +210,29 @@ async def test_password_less_account_deletes_itself_with_a_fresh_code(
     r = await client.request("DELETE", "/me", json={"code": code}, headers=bearer(tokens))
     assert r.status_code == 204
     await events.wait_for("user.deleted", email)
+
+
+async def test_a_password_set_before_the_owner_verified_does_not_survive_a_code_sign_in(
+    client, events, sealer, new_email
+):
+    # An attacker registers the victim's address with their own password and never verifies.
+    victim = new_email()
+    await client.post("/auth/register", json={"email": victim, "password": "attacker's pw"})
+    await events.wait_for("user.registered", victim)
+    # The victim later signs in with a code sent to their inbox.
+    code = await request_code(client, events, sealer, victim)
+    assert (await verify(client, victim, code)).status_code == 200
+    # The attacker's password must not now open the (verified) account.
+    r = await client.post("/auth/login", json={"email": victim, "password": "attacker's pw"})
+    assert r.status_code == 401
+    me = (
+        await client.get(
+            "/me", headers=bearer(await verify_fresh(client, events, sealer, victim))
+        )
+    ).json()
+    assert me["auth_methods"] == []
+
+
+async def verify_fresh(client, events, sealer, email):
+    code = await request_code(client, events, sealer, email)
+    return (await verify(client, email, code)).json()

@@ -168,3 +168,14 @@ async def test_delete_account(client, me, events, app):
             await conn.fetchval("SELECT count(*) FROM sessions WHERE user_id = $1::uuid", user_id)
             == 0
         )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": "x\\u0000y"}', b'{"x\\u0000": 1}'],
+)
+async def test_patches_postgres_cannot_store_are_422(client, me, content):
+    r = await client.put(
+        "/me/preferences", content=content, headers={**me[1], "content-type": "application/json"}
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")

@@ -131,3 +131,15 @@ async def test_password_reauthentication_is_throttled(strict, signup, new_email)
     assert codes == [401, 401, 401, 429]
     r = await strict.request("DELETE", "/me", json={"password": "right password"}, headers=headers)
     assert r.status_code == 429
+
+
+async def test_reset_and_verification_mails_are_limited_per_address_known_or_not(
+    client, signup, new_email
+):
+    # One budget per address for the mails we send on request (reset and verification).
+    for path in ("/auth/forgot-password", "/auth/resend-verification"):
+        known = new_email()
+        await signup(known)
+        for email in (known, new_email()):
+            codes = [(await client.post(path, json={"email": email})).status_code for _ in range(6)]
+            assert codes == [200] * 5 + [429], (path, email)

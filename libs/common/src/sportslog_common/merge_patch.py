@@ -39,7 +39,9 @@ def parse_patch(raw: bytes, what: str = "Patch") -> dict[str, Any]:
     """A request body that must be a JSON object (a merge patch), bounded in depth.
     Read by hand so that both application/json and application/merge-patch+json work."""
     try:
-        patch = json.loads(raw)
+        patch = json.loads(raw, parse_constant=_refuse_constant)
+    except _NonFinite:
+        raise invalid(f"{what} must not contain NaN or Infinity") from None
     except RecursionError:
         raise invalid(f"{what} is nested too deeply") from None
     except ValueError:  # malformed JSON or not UTF-8
@@ -48,7 +50,17 @@ def parse_patch(raw: bytes, what: str = "Patch") -> dict[str, Any]:
         raise invalid(f"{what} must be a JSON object (an RFC 7396 merge patch)")
     if depth(patch) > MAX_DEPTH:
         raise invalid(f"{what} is nested deeper than {MAX_DEPTH} levels")
+    if "\\u0000" in json.dumps(patch):
+        raise invalid(f"{what} must not contain NUL characters")  # jsonb cannot store them
     return patch
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
 
 
 def invalid(message: str) -> ValidationFailed:

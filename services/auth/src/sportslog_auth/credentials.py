@@ -27,6 +27,9 @@ async def forgot_password(ctx: AuthContext, email: str) -> None:
     token = random_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.reset_token_ttl_seconds)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        # Counted for known and unknown addresses alike: both paths write and cost the
+        # same, and nobody can flood an inbox with reset links.
+        await ctx.throttle.begin(conn, [(ctx.rules.mail_request, email)])
         account = await user_sql.find_local_account(conn, email)
         if account is None:
             return
@@ -43,9 +46,11 @@ async def forgot_password(ctx: AuthContext, email: str) -> None:
 async def reset_password(
     ctx: AuthContext, token: str, new_password: str, client: ClientInfo
 ) -> None:
-    new_hash = await ctx.passwords.hash(new_password)
+    # Throttled before the (costly) hash, so refused guesses cost no argon2 work.
     async with ctx.pool.acquire() as conn, conn.transaction():
         hits = await ctx.throttle.begin(conn, client.per_ip(ctx.rules.token_ip))
+    new_hash = await ctx.passwords.hash(new_password)
+    async with ctx.pool.acquire() as conn, conn.transaction():
         user = await user_sql.consume_reset_token(conn, hash_token(token))
         if user is not None:
             await ctx.throttle.forgive(conn, hits)

@@ -125,7 +125,7 @@ async def verify_login_code(
             user = await otp_sql.get_user_for_session(conn, user_id)
             assert user is not None
             if "@" in identifier:
-                await otp_sql.mark_email_verified(conn, user_id)  # the code proved the inbox
+                await otp_sql.drop_unverified_password(conn, user_id)
             tokens = await sessions.start_session(
                 conn,
                 ctx,

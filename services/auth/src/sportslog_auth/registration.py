@@ -91,6 +91,7 @@ async def resend_verification(ctx: AuthContext, email: str) -> None:
     token = random_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=ctx.settings.verify_token_ttl_seconds)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        await ctx.throttle.begin(conn, [(ctx.rules.mail_request, email)])  # see forgot_password
         account = await user_sql.find_local_account(conn, email)
         if account is None or account["email_verified"]:
             return

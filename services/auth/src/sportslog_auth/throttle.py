@@ -83,6 +83,7 @@ class Rules:
     otp_request: Rule
     otp_verify: Rule
     otp_verify_ip: Rule
+    mail_request: Rule  # forgot-password and resend-verification, per address
 
     @classmethod
     def from_limits(cls, per_account: int, per_ip: int) -> Rules:
@@ -93,4 +94,5 @@ class Rules:
             otp_request=Rule("otp_request", 3),
             otp_verify=Rule("otp_verify", per_account),
             otp_verify_ip=Rule("otp_verify_ip", per_ip),
+            mail_request=Rule("mail_request", 5),
         )

@@ -19,6 +19,9 @@ SENSITIVE = (
     ("POST", "/auth/login"),
     ("POST", "/auth/register"),
     ("POST", "/auth/forgot-password"),
+    ("POST", "/auth/reset-password"),
+    ("POST", "/auth/verify-email"),
+    ("POST", "/auth/resend-verification"),
     ("POST", "/auth/otp/"),  # request and verify
 )
 
