@@ -226,9 +226,7 @@ async def test_a_password_set_before_the_owner_verified_does_not_survive_a_code_
     r = await client.post("/auth/login", json={"email": victim, "password": "attacker's pw"})
     assert r.status_code == 401
     me = (
-        await client.get(
-            "/me", headers=bearer(await verify_fresh(client, events, sealer, victim))
-        )
+        await client.get("/me", headers=bearer(await verify_fresh(client, events, sealer, victim)))
     ).json()
     assert me["auth_methods"] == []
 

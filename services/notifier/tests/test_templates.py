@@ -12,7 +12,7 @@ from sportslog_common.events import (
     UserPasswordResetRequested,
     UserPhoneVerificationRequested,
 )
-from sportslog_common.testing import twilio, wait_until
+from sportslog_common.testing import free_port, twilio, wait_until
 from sportslog_notifier.rendering import GSM7, Renderer
 
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
@@ -275,3 +275,21 @@ async def test_smtp_550_for_the_recipient_is_dead_lettered_at_once(
         assert "nobody" not in message.headers["x-error"]
     finally:
         await connection.close()
+
+
+async def test_a_delivery_that_never_gets_through_is_recorded_dead(settings, event_publisher):
+    from asgi_lifespan import LifespanManager
+
+    from sportslog_notifier.app import create_app
+
+    nowhere = settings.model_copy(update={"smtp_port": free_port(), "retry_backoff_base": 0.05})
+    app = create_app(nowhere)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        env = wrap(UserDeleted(user_id=uuid.uuid4(), email=email_address()))
+        await event_publisher.publish(env)
+        async with app.state.pool.acquire() as conn:
+            row = await wait_until(
+                lambda: _status(conn, env.id, "dead"), timeout=20, message="dead"
+            )
+    assert row["attempts"] == 5
+    assert row["last_error"] == "SMTPConnectError"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,7 +167,19 @@ class Publisher:
                 await asyncio.wait_for(self._channel.close(), 5)
 
 
-class PermanentError(Exception):
+_LAST_ATTEMPT: ContextVar[bool] = ContextVar("last_attempt", default=False)
+
+
+def is_last_attempt() -> bool:
+    """Inside a handler: if this attempt fails, the message goes to the dead letters."""
+    return _LAST_ATTEMPT.get()
+
+
+class SafeMessage(Exception):
+    """An exception whose text we wrote and may log (it quotes no payload)."""
+
+
+class PermanentError(SafeMessage):
     """The handler can never succeed with this message: dead-letter it at once."""
 
 
@@ -305,6 +318,7 @@ class Consumer:
             event_id=str(envelope.id), event_type=envelope.type, request_id=envelope.request_id
         )
         with bound:
+            token = _LAST_ATTEMPT.set(attempt >= self._max_attempts)
             try:
                 async with asyncio.timeout(self._handler_timeout):
                     await self._handler(envelope)
@@ -313,7 +327,10 @@ class Consumer:
                 await self._dead_letter(message, f"permanent: {exc}")
                 EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "dead").inc()
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                # Only the type of a foreign exception: its text may quote the payload.
+                reason = type(exc).__name__
+                if isinstance(exc, SafeMessage):
+                    reason = f"{reason}: {exc}"
                 if attempt >= self._max_attempts:
                     log.error("event_dead_lettered", attempt=attempt, reason=reason)
                     await self._dead_letter(message, f"failed {attempt} times: {reason}")
@@ -326,6 +343,8 @@ class Consumer:
             else:
                 await message.ack()
                 EVENTS_CONSUMED.labels(self.queue_name, envelope.type, "ok").inc()
+            finally:
+                _LAST_ATTEMPT.reset(token)
 
     async def _retry_later(self, message: AbstractIncomingMessage, delay: float) -> None:
         """Park a copy in the retry queue for `delay` seconds, then ack this delivery."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import structlog
+from pydantic import ValidationError
 
 from sportslog_activities import queries
 from sportslog_common.bus import PermanentError
@@ -23,8 +24,9 @@ class UserPurger:
             return
         try:
             data = UserDeleted.model_validate(envelope.data)
-        except ValueError as exc:
-            raise PermanentError(f"bad user.deleted payload: {exc}") from None
+        except ValidationError as exc:
+            # The count only: pydantic's text would quote the payload (an email address).
+            raise PermanentError(f"bad user.deleted payload: {exc.error_count()} errors") from None
         async with self._pool.acquire() as conn, conn.transaction():
             # The claim commits with the purge: a redelivered event finds it and does nothing.
             if not await claim_event(conn, envelope.id, CONSUMER):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from urllib.parse import quote
 import structlog
 from pydantic import ValidationError
 
-from sportslog_common.bus import PermanentError
+from sportslog_common.bus import PermanentError, SafeMessage, is_last_attempt
 from sportslog_common.db import Pool
 from sportslog_common.events import (
     Envelope,
@@ -36,7 +37,7 @@ from sportslog_notifier.senders.sms import SmsSender
 log = structlog.get_logger("sportslog.notifier")
 
 
-class TransientSendError(Exception):
+class TransientSendError(SafeMessage):
     """A send that may work later; its text is safe for logs and dead letters."""
 
 
@@ -132,12 +133,16 @@ class Notifier:
             log.info("notification_expired", template=outgoing.template)
             return
         try:
-            await self._send(outgoing, str(envelope.id))
+            # A send never outlives its lease, or a redelivered copy could send it too.
+            async with asyncio.timeout(max(1.0, self.lease_seconds - 5)):
+                await self._send(outgoing, str(envelope.id))
         except PermanentSendError as exc:
             await deliveries.finish(self.pool, delivery, "dead", describe_failure(exc))
             raise PermanentError(describe_failure(exc)) from None
         except BaseException as exc:  # the handler timeout cancels us: release the lease too
-            await deliveries.finish(self.pool, delivery, "failed", describe_failure(exc))
+            # After the consumer's last attempt the message goes to the dead letters.
+            status = "dead" if is_last_attempt() else "failed"
+            await deliveries.finish(self.pool, delivery, status, describe_failure(exc))
             if isinstance(exc, Exception):
                 raise TransientSendError(describe_failure(exc)) from None
             raise

@@ -55,13 +55,15 @@ class SmtpEmailSender:
                 cert_bundle=s.smtp_ca_file,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Only the recipient or this message can be wrong for good. A 5xx on login or
+            # for our sender is our configuration: fix it and the queue goes through.
             codes = [r.code for r in exc.recipients]
             if all(500 <= c < 600 for c in codes):
                 raise PermanentSendError(f"recipient refused (SMTP {codes[0]})") from exc
             raise
-        except aiosmtplib.SMTPResponseException as exc:
+        except aiosmtplib.SMTPDataError as exc:
             if 500 <= exc.code < 600:
-                raise PermanentSendError(f"SMTP {exc.code}") from exc
+                raise PermanentSendError(f"message refused (SMTP {exc.code})") from exc
             raise
 
 

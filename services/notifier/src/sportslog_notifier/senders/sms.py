@@ -40,10 +40,11 @@ class TwilioSmsSender:
         try:
             await self._client.messages.create_async(to=to, from_=self._from, body=body)
         except TwilioRestException as exc:
-            # 429 and 5xx may work later; any other 4xx (a bad number...) never will.
-            if exc.status == 429 or exc.status >= 500:
-                raise
-            raise PermanentSendError(f"Twilio {exc.status} (code {exc.code})") from exc
+            # 400 is this message (a bad number...): it never will work. Anything else (429,
+            # 5xx, or 401/403/404 from our credentials) may once someone fixes it.
+            if exc.status == 400:
+                raise PermanentSendError(f"Twilio {exc.status} (code {exc.code})") from exc
+            raise
 
     async def close(self) -> None:
         await self._http.close()
