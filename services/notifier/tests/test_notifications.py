@@ -85,9 +85,14 @@ async def test_smtp_down_then_up_is_delivered_once(app, publisher, sealer, smtp_
         mail = await smtp.wait_for("dee@example.com", timeout=20)
         assert token in mail.text()
         async with app.state.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT status, destination_masked, last_error FROM deliveries WHERE event_id = $1",
-                env.id,
+            # The SMTP server has it; the notifier records "sent" right after.
+            row = await wait_until(
+                lambda: conn.fetchrow(
+                    "SELECT status, destination_masked, last_error FROM deliveries"
+                    " WHERE event_id = $1 AND status = 'sent'",
+                    env.id,
+                ),
+                message="the sent record",
             )
             dump = str(await conn.fetch("SELECT * FROM deliveries"))
         assert row["status"] == "sent"
