@@ -105,3 +105,16 @@ async def test_bounded_in_size():
         await cache.check(claims(user))
     await cache.check(claims(users[0]))  # evicted: fetched again
     assert auth.calls == 6
+
+
+async def test_a_broker_reconnect_makes_every_entry_be_read_again():
+    auth, user = AuthState(), uuid.uuid4()
+    auth.states[user] = TokenState(0)
+    cache = RevocationCache(auth)
+    await cache.check(claims(user, ver=0))
+    # While the replica was disconnected, the user's tokens were revoked: no event arrived.
+    auth.states[user] = TokenState(1)
+    cache.forget_freshness()
+    with pytest.raises(InvalidToken):
+        await cache.check(claims(user, ver=0))
+    assert auth.calls == 2

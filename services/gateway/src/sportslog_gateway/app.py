@@ -77,6 +77,7 @@ def create_app(
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)
+            connection.reconnect_callbacks.add(revocations.forget_freshness)
             app.state.revocations = revocations
             app.state.openapi = OpenApiMerger(session, upstream_urls)
             app.state.session = session

@@ -90,6 +90,12 @@ class RevocationCache:
         while len(self._users) > self._max_users:
             self._users.popitem(last=False)
 
+    def forget_freshness(self, *_: object) -> None:
+        """After a broker reconnect this replica's queue is new: events published while it
+        was away are lost to it, so every entry is re-read from auth before its next use."""
+        for state in self._users.values():
+            state.fetched_at = 0.0
+
     async def apply(self, envelope: Envelope) -> None:
         """The consumer handler: fold one auth event into the cache."""
         if envelope.type not in REVOCATION_EVENTS:
