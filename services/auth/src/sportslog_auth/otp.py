@@ -20,6 +20,7 @@ from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
 from sportslog_auth.errors import InvalidCode, NoPhoneNumber
 from sportslog_auth.metrics import LOGINS
 from sportslog_auth.queries import otp as otp_sql
+from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import CurrentUser
 from sportslog_common.db import Connection
@@ -124,8 +125,9 @@ async def verify_login_code(
             await ctx.throttle.forgive(conn, hits)
             user = await otp_sql.get_user_for_session(conn, user_id)
             assert user is not None
-            if "@" in identifier:
+            if "@" in identifier:  # the code proved the inbox
                 await otp_sql.drop_unverified_password(conn, user_id)
+                await user_sql.mark_email_verified(conn, user_id)
             tokens = await sessions.start_session(
                 conn,
                 ctx,

@@ -15,7 +15,7 @@ async def get_me(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
         """
         SELECT u.id, u.email, u.created_at,
                c.user_id IS NOT NULL AS has_password,
-               COALESCE(c.email_verified, false) OR EXISTS (
+               u.email_verified_at IS NOT NULL OR EXISTS (
                    SELECT 1 FROM oauth_connections o WHERE o.user_id = u.id
                ) AS email_verified,
                ARRAY(SELECT DISTINCT provider FROM oauth_connections o

@@ -78,7 +78,9 @@ async def consume_verify_token(conn: Conn, verify_token_hash: str) -> asyncpg.Re
             WHERE verify_token_hash = $1 AND verify_expires > now()
             RETURNING user_id
         )
-        SELECT u.id, u.email, u.token_version FROM users u JOIN verified v ON v.user_id = u.id
+        UPDATE users u SET email_verified_at = COALESCE(u.email_verified_at, now())
+        FROM verified v WHERE v.user_id = u.id
+        RETURNING u.id, u.email, u.token_version
         """,
         verify_token_hash,
     )
@@ -147,6 +149,7 @@ async def consume_reset_token(conn: Conn, reset_token_hash: str) -> asyncpg.Reco
 
 async def set_password(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
     """A new password; proving control of the mailbox (reset) also verifies the email."""
+    await mark_email_verified(conn, user_id)
     await conn.execute(
         """
         UPDATE local_credentials
@@ -175,3 +178,10 @@ async def get_password_hash(conn: Conn, user_id: uuid.UUID) -> str | None:
         "SELECT password_hash FROM local_credentials WHERE user_id = $1", user_id
     )
     return password_hash
+
+
+async def mark_email_verified(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()) WHERE id = $1",
+        user_id,
+    )
