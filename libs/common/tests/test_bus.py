@@ -244,26 +244,19 @@ async def test_code_events_expire_with_their_code(connection, broker_names, amqp
     p = bus.Publisher(connection, broker_names.exchange)
     await p.start()
     code = Sealer(generate_key()).seal("123456")
-    live = Envelope.wrap(
-        UserOtpRequested(
+
+    def code_event(destination: str, lives: timedelta) -> Envelope:
+        data = UserOtpRequested(
             user_id=uuid.uuid4(),
             channel="email",
-            destination="a@example.com",
+            destination=destination,
             code=code,
-            expires_at=datetime.now(UTC) + timedelta(minutes=10),
-        ),
-        producer="t",
-    )
-    dying = Envelope.wrap(
-        UserOtpRequested(
-            user_id=uuid.uuid4(),
-            channel="email",
-            destination="b@example.com",
-            code=code,
-            expires_at=datetime.now(UTC) + timedelta(milliseconds=50),
-        ),
-        producer="t",
-    )
+            expires_at=datetime.now(UTC) + lives,
+        )
+        return Envelope.wrap(data, producer="t")
+
+    live = code_event("a@example.com", timedelta(minutes=10))
+    dying = code_event("b@example.com", timedelta(milliseconds=50))
     await p.publish(dying)
     await p.publish(live)
     dead_queue = await ch.get_queue(broker_names.dead_letter_exchange)

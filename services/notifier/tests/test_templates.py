@@ -26,6 +26,18 @@ def wrap(data) -> Envelope:
     return Envelope.wrap(data, producer="auth")
 
 
+def otp(channel: str, destination: str, sealed_code: str, expires_at: datetime) -> Envelope:
+    return wrap(
+        UserOtpRequested(
+            user_id=uuid.uuid4(),
+            channel=channel,
+            destination=destination,
+            code=sealed_code,
+            expires_at=expires_at,
+        )
+    )
+
+
 def email_address() -> str:
     return f"n{uuid.uuid4().hex[:10]}@example.com"
 
@@ -68,17 +80,7 @@ async def test_password_changed_and_goodbye_emails(app, smtp, publisher):
 
 async def test_otp_by_email(app, smtp, publisher, sealer):
     to = email_address()
-    await publisher.publish(
-        wrap(
-            UserOtpRequested(
-                user_id=uuid.uuid4(),
-                channel="email",
-                destination=to,
-                code=sealer.seal("048213"),
-                expires_at=soon(),
-            )
-        )
-    )
+    await publisher.publish(otp("email", to, sealer.seal("048213"), soon()))
     mail = await smtp.wait_for(to)
     assert CODE.findall(mail.text()) == ["048213"]
     assert "048213" in mail.message.get_body(preferencelist=("html",)).get_content()
@@ -86,17 +88,7 @@ async def test_otp_by_email(app, smtp, publisher, sealer):
 
 async def test_otp_and_phone_verification_by_sms(app, twilio_fake, publisher, sealer):
     number = phone()
-    await publisher.publish(
-        wrap(
-            UserOtpRequested(
-                user_id=uuid.uuid4(),
-                channel="sms",
-                destination=number,
-                code=sealer.seal("551203"),
-                expires_at=soon(),
-            )
-        )
-    )
+    await publisher.publish(otp("sms", number, sealer.seal("551203"), soon()))
     sms = await twilio_fake.wait_for(number)
     assert sms.from_ == twilio.FROM_NUMBER
     assert CODE.findall(sms.body) == ["551203"]
@@ -132,15 +124,7 @@ def test_html_is_autoescaped_and_text_is_not():
 async def test_twilio_500_twice_then_201_is_delivered_once(app, twilio_fake, publisher, sealer):
     number = phone()
     twilio_fake.fail_with = [500, 500]
-    env = wrap(
-        UserOtpRequested(
-            user_id=uuid.uuid4(),
-            channel="sms",
-            destination=number,
-            code=sealer.seal("123456"),
-            expires_at=soon(),
-        )
-    )
+    env = otp("sms", number, sealer.seal("123456"), soon())
     await publisher.publish(env)
     await twilio_fake.wait_for(number)
     async with app.state.pool.acquire() as conn:
@@ -166,15 +150,7 @@ async def test_twilio_4xx_is_dead_lettered_at_once_with_its_reason(
 
     number = phone()
     twilio_fake.fail_with = [400]
-    env = wrap(
-        UserOtpRequested(
-            user_id=uuid.uuid4(),
-            channel="sms",
-            destination=number,
-            code=sealer.seal("123456"),
-            expires_at=soon(),
-        )
-    )
+    env = otp("sms", number, sealer.seal("123456"), soon())
     await publisher.publish(env)
     async with app.state.pool.acquire() as conn:
         row = await wait_until(lambda: _status(conn, env.id, "dead"), message="the dead record")
@@ -198,15 +174,7 @@ async def test_a_code_that_expired_in_the_queue_is_not_sent(
     app, twilio_fake, smtp, publisher, sealer
 ):
     to = email_address()
-    stale = wrap(
-        UserOtpRequested(
-            user_id=uuid.uuid4(),
-            channel="email",
-            destination=to,
-            code=sealer.seal("111111"),
-            expires_at=datetime.now(UTC) - timedelta(seconds=1),
-        )
-    )
+    stale = otp("email", to, sealer.seal("111111"), datetime.now(UTC) - timedelta(seconds=1))
     await publisher.publish(stale)
     marker = email_address()
     await publisher.publish(wrap(UserDeleted(user_id=uuid.uuid4(), email=marker)))
@@ -232,17 +200,7 @@ async def test_without_twilio_credentials_sms_go_to_the_log_file(
     app = create_app(dev)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         number = phone()
-        await event_publisher.publish(
-            wrap(
-                UserOtpRequested(
-                    user_id=uuid.uuid4(),
-                    channel="sms",
-                    destination=number,
-                    code=sealer.seal("424242"),
-                    expires_at=soon(),
-                )
-            )
-        )
+        await event_publisher.publish(otp("sms", number, sealer.seal("424242"), soon()))
         log = tmp_path / "dev-sms.log"
         await wait_until(
             lambda: log.exists() and "424242" in log.read_text(), message="the SMS log line"

@@ -11,10 +11,6 @@ import asyncpg
 
 from sportslog_common.db import Connection as Conn
 
-COLUMNS = """id, activity_type, started_at, duration_secs, distance_meters, calories, notes,
-    source, external_id, device_data, created_at, updated_at, version"""
-
-
 # The writable columns, in the order the INSERT and UPDATE below take them.
 WRITABLE = (
     "activity_type",
@@ -27,6 +23,11 @@ WRITABLE = (
     "external_id",
     "device_data",
 )
+
+
+# What a read returns (the ETag's `version` included) and what the CSV export holds.
+COLUMNS = ", ".join(("id", *WRITABLE, "created_at", "updated_at", "version"))
+EXPORT_COLUMNS = ("id", *(c for c in WRITABLE if c != "device_data"), "created_at", "updated_at")
 
 
 def _values(fields: dict[str, Any]) -> list[Any]:
@@ -259,21 +260,6 @@ async def stats_rows(
         *params,
     )
     return records
-
-
-EXPORT_COLUMNS = (
-    "id",
-    "activity_type",
-    "started_at",
-    "duration_secs",
-    "distance_meters",
-    "calories",
-    "notes",
-    "source",
-    "external_id",
-    "created_at",
-    "updated_at",
-)
 
 
 def cursor_for_export(conn: Conn, user_id: uuid.UUID) -> Any:
