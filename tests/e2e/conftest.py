@@ -56,6 +56,7 @@ async def stack(
     amqp_url,
     smtp_server,
     sms_server,
+    oauth_provider_server,
     signing_key,
     tmp_path_factory,
 ):
@@ -91,6 +92,9 @@ async def stack(
             "TWILIO_AUTH_TOKEN": twilio.AUTH_TOKEN,
             "TWILIO_FROM_NUMBER": twilio.FROM_NUMBER,
             "TWILIO_API_BASE_URL": sms_server.base_url,
+            # Google, Facebook, Discord and an OIDC provider "keycloak", all played by the fake.
+            **oauth_provider_server.env(),
+            "OAUTH_TOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
         },
     )
     log_dir = tmp_path_factory.mktemp("e2e-logs")

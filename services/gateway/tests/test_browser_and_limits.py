@@ -46,6 +46,18 @@ async def test_sensitive_routes_have_a_tighter_limit(make_client):
     assert after == before + 2
 
 
+async def test_provider_sign_in_routes_count_as_sensitive(make_client):
+    client = await make_client(rate_limit_auth="1/minute", rate_limit_default="100/minute")
+    assert (await client.get("/auth/login/google")).status_code == 503  # auth is down here
+    for method, path in (
+        ("GET", "/auth/login/google"),
+        ("GET", "/auth/callback/google?code=x&state=y"),
+        ("POST", "/auth/oauth/exchange"),
+    ):
+        r = await client.request(method, path)
+        assert r.status_code == 429, path
+
+
 async def test_global_limit_per_client(make_client):
     client = await make_client(rate_limit_default="5/minute")
     codes = [(await client.get("/activities")).status_code for _ in range(6)]

@@ -22,15 +22,18 @@ class SealError(ValueError):
 
 
 class Sealer:
-    def __init__(self, key_b64: str) -> None:
+    def __init__(self, key_b64: str, context: bytes = _AAD) -> None:
+        """`context` is bound into every seal (AES-GCM associated data), so a value sealed
+        for one purpose does not open for another even under the same key."""
         key = base64.b64decode(key_b64, validate=True)
         if len(key) != 32:
-            raise ValueError("EVENT_SEAL_KEY must be base64 of 32 bytes")
+            raise ValueError("the sealing key must be base64 of 32 bytes")
         self._aead = AESGCM(key)
+        self._context = context
 
     def seal(self, plaintext: str) -> str:
         nonce = os.urandom(12)
-        sealed = nonce + self._aead.encrypt(nonce, plaintext.encode(), _AAD)
+        sealed = nonce + self._aead.encrypt(nonce, plaintext.encode(), self._context)
         return _PREFIX + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def open(self, sealed: str) -> str:
@@ -39,7 +42,7 @@ class Sealer:
         body = sealed[len(_PREFIX) :]
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            return self._aead.decrypt(raw[:12], raw[12:], _AAD).decode()
+            return self._aead.decrypt(raw[:12], raw[12:], self._context).decode()
         except (InvalidTag, binascii.Error, ValueError):
             raise SealError("sealed value is corrupt or was sealed with another key") from None
 

@@ -7,11 +7,15 @@ from fastapi import FastAPI
 
 from sportslog_auth.context import AuthContext
 from sportslog_auth.keys import load_signing_keys
+from sportslog_auth.oauth.flow_cookie import FlowCookie
+from sportslog_auth.oauth.providers import configured_providers
 from sportslog_auth.passwords import Passwords
+from sportslog_auth.queries import oauth as oauth_sql
 from sportslog_auth.routes import (
     internal,
     jwks,
     login,
+    oauth,
     otp,
     passwords,
     profile,
@@ -41,6 +45,7 @@ def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         async with pool.acquire() as conn:
             await prune(conn)
+            await oauth_sql.delete_expired(conn)
 
     return run
 
@@ -48,6 +53,8 @@ def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
 def create_app(settings: AuthSettings) -> FastAPI:
     configure_logging("auth", settings.log_level, settings.log_format)
     keys = load_signing_keys(settings.jwt_private_key_file, settings.previous_public_key_files())
+    providers = configured_providers(settings)
+    token_key = settings.oauth_token_encryption_key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +89,15 @@ def create_app(settings: AuthSettings) -> FastAPI:
                     settings.login_max_failures_per_account, settings.login_max_failures_per_ip
                 ),
                 otp_secret=hmac_secret,
+                providers=providers,
+                flow_cookie=FlowCookie(
+                    hmac_secret, secure=settings.app_base_url.startswith("https://")
+                ),
+                provider_token_sealer=(
+                    Sealer(token_key.get_secret_value(), context=b"sportslog.oauth-token.v1")
+                    if token_key is not None
+                    else None
+                ),
             )
             app.state.ready_checks = ready_checks(pool, connection)
             yield
@@ -89,6 +105,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     app = build_app("auth", lifespan)
     app.include_router(registration.router)
     app.include_router(login.router)
+    app.include_router(oauth.router)
     app.include_router(passwords.router)
     app.include_router(otp.router)
     app.include_router(profile.router)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sportslog_auth.oauth.flow_cookie import FlowCookie
+from sportslog_auth.oauth.providers import Provider
 from sportslog_auth.passwords import Passwords
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.throttle import Rule, Rules, Throttle
@@ -26,6 +28,9 @@ class AuthContext:
     throttle: Throttle
     rules: Rules
     otp_secret: bytes  # TOKEN_HMAC_SECRET: codes are stored as HMAC-SHA256 under it
+    providers: dict[str, Provider]  # sign-in providers by path name
+    flow_cookie: FlowCookie
+    provider_token_sealer: Sealer | None  # OAUTH_TOKEN_ENCRYPTION_KEY, when a provider is set
 
 
 @dataclass(frozen=True)

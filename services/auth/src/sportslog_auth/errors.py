@@ -33,3 +33,36 @@ class InvalidCode(AppError):
 
 class NoPhoneNumber(AppError):
     status, code, message = 409, "no_phone_number", "Add a phone number to your profile first"
+
+
+class OAuthStateInvalid(AppError):
+    status, code, message = (
+        400,
+        "oauth_state_invalid",
+        "This sign-in is missing its state, was begun elsewhere, has expired or was already"
+        " completed; start again",
+    )
+
+
+class OAuthProviderError(AppError):
+    status, code, message = 400, "oauth_provider_error", "The provider did not sign you in"
+
+
+class OAuthProviderUnavailable(AppError):
+    status, code, message = 502, "oauth_provider_unavailable", "The provider could not be reached"
+
+
+class ProviderNotFound(NotFound):
+    message = "No such sign-in provider"
+
+
+class ConnectionNotFound(NotFound):
+    message = "This provider is not linked to your account"
+
+
+class LastSignInMethod(AppError):
+    status, code, message = (
+        409,
+        "last_sign_in_method",
+        "This is your only way to sign in: set a password or link another provider first",
+    )

@@ -170,6 +170,24 @@ class PhoneCode(Body):
     code: Code
 
 
+def provider_email(value: str | None) -> str | None:
+    """A provider's email, lowercased, or None when it is not a usable address."""
+    try:
+        return None if value is None else _EMAIL.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def provider_display_name(value: str | None) -> str | None:
+    """A provider's name, trimmed to what PUT /me/profile accepts, or None."""
+    cleaned = "".join(ch for ch in value or "" if ord(ch) >= 32).strip()[:100]
+    return cleaned or None
+
+
+class OAuthExchangeRequest(Body):
+    code: str = Field(min_length=1, max_length=256)
+
+
 def normalise_identifier(identifier: str, channel: str) -> str:
     """An email (lowercased, validated) for `email`, an E.164 number for `sms`."""
     if channel == "email":

@@ -1,10 +1,42 @@
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from sportslog_common.settings import Aes256Key, DatabaseSettings, StrongSecret
+
+# Built-in providers; any other OIDC provider comes from OIDC_<NAME>_* variables.
+BUILT_IN_PROVIDERS = ("google", "facebook", "discord")
+_OIDC_VARIABLE = re.compile(r"^OIDC_([A-Z0-9_]+?)_(ISSUER|CLIENT_ID|CLIENT_SECRET)$")
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class OidcProvider(BaseModel):
+    """A self-hoster's OpenID Connect provider (Keycloak, Authentik, ...)."""
+
+    issuer: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+
+
+def oidc_providers_from_environ(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    """`OIDC_<NAME>_ISSUER/CLIENT_ID/CLIENT_SECRET` grouped by lowercased name."""
+    found: dict[str, dict[str, str]] = {}
+    for variable, value in environ.items():
+        match = _OIDC_VARIABLE.match(variable.upper())
+        if match:
+            found.setdefault(match[1].lower(), {})[match[2].lower()] = value
+    return found
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class AuthSettings(DatabaseSettings):
@@ -18,7 +50,7 @@ class AuthSettings(DatabaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     verify_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)
-    app_base_url: str = "http://localhost:8000"
+    app_base_url: str = Field(default="http://localhost:8000", pattern=r"^https?://[^/]+")
     token_hmac_secret: StrongSecret
     event_seal_key: Aes256Key
     oauth_token_encryption_key: Aes256Key | None = None
@@ -27,6 +59,74 @@ class AuthSettings(DatabaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+
+    # Sign-in with a provider: each one is enabled when its client id is set.
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    google_server_metadata_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    facebook_client_id: str = ""
+    facebook_client_secret: SecretStr = SecretStr("")
+    facebook_authorize_url: str = "https://www.facebook.com/v23.0/dialog/oauth"
+    facebook_token_url: str = "https://graph.facebook.com/v23.0/oauth/access_token"
+    facebook_userinfo_url: str = "https://graph.facebook.com/v23.0/me"
+    discord_client_id: str = ""
+    discord_client_secret: SecretStr = SecretStr("")
+    discord_authorize_url: str = "https://discord.com/oauth2/authorize"
+    discord_token_url: str = "https://discord.com/api/oauth2/token"
+    discord_userinfo_url: str = "https://discord.com/api/users/@me"
+    # Read from OIDC_<NAME>_ISSUER/CLIENT_ID/CLIENT_SECRET (see the validator below).
+    oidc_providers: dict[str, OidcProvider] = {}
+    # Comma-separated origins a flow may return to with ?redirect_to=, besides APP_BASE_URL's.
+    oauth_redirect_origins: str = ""
+    oauth_provider_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_oidc_variables(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "oidc_providers" not in data:
+            found = oidc_providers_from_environ(dict(os.environ))
+            for name, parts in found.items():
+                for part in ("issuer", "client_id", "client_secret"):
+                    if not parts.get(part):
+                        raise ValueError(f"OIDC_{name.upper()}_{part.upper()} is missing or empty")
+            data = {**data, "oidc_providers": found}
+        return data
+
+    @model_validator(mode="after")
+    def _check_oauth(self) -> AuthSettings:
+        for name in self.oidc_providers:
+            if name in BUILT_IN_PROVIDERS or not _PROVIDER_NAME.match(name):
+                raise ValueError(
+                    f"OIDC_{name.upper()}_*: the name must be 1-32 of a-z 0-9 _ -"
+                    f" and not one of {', '.join(BUILT_IN_PROVIDERS)}"
+                )
+        for name in BUILT_IN_PROVIDERS:
+            client_id, secret = (
+                getattr(self, f"{name}_client_id"),
+                getattr(self, f"{name}_client_secret"),
+            )
+            if client_id and not secret.get_secret_value():
+                raise ValueError(
+                    f"{name.upper()}_CLIENT_SECRET is required with {name.upper()}_CLIENT_ID"
+                )
+        if self.oauth_enabled() and self.oauth_token_encryption_key is None:
+            raise ValueError(
+                "OAUTH_TOKEN_ENCRYPTION_KEY is required when a sign-in provider is set"
+            )
+        for origin in self.redirect_origins():
+            if not re.match(r"^https?://[^/]+$", origin):
+                raise ValueError(f"OAUTH_REDIRECT_ORIGINS: {origin!r} is not an origin")
+        return self
+
+    def oauth_enabled(self) -> bool:
+        return bool(self.oidc_providers) or any(
+            getattr(self, f"{name}_client_id") for name in BUILT_IN_PROVIDERS
+        )
+
+    def redirect_origins(self) -> frozenset[str]:
+        """Where a flow begun with ?redirect_to= may send the browser back to."""
+        listed = {o.strip().rstrip("/").lower() for o in self.oauth_redirect_origins.split(",")}
+        return frozenset({origin_of(self.app_base_url), *(o for o in listed if o)})
 
     def previous_public_key_files(self) -> list[Path]:
         return [Path(p.strip()) for p in self.jwt_previous_public_key_files.split(",") if p.strip()]

@@ -23,6 +23,9 @@ SENSITIVE = (
     ("POST", "/auth/verify-email"),
     ("POST", "/auth/resend-verification"),
     ("POST", "/auth/otp/"),  # request and verify
+    ("GET", "/auth/login/"),  # each start may fetch a provider's discovery document
+    ("GET", "/auth/callback/"),  # each callback spends a code at the provider
+    ("POST", "/auth/oauth/exchange"),
 )
 
 

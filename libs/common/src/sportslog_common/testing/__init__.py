@@ -5,6 +5,13 @@ databases, exchanges and queues; fakes only for third parties (SMTP here).
 """
 
 from sportslog_common.testing.helpers import free_port, wait_until
+from sportslog_common.testing.oauth import (
+    FakeUser,
+    OAuthBrowser,
+    OAuthProviderFake,
+    oauth_fake,
+    oauth_provider_server,
+)
 from sportslog_common.testing.postgres import create_database, postgres_admin_url
 from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
 from sportslog_common.testing.smtp import SmtpFake, smtp_fake
@@ -12,6 +19,9 @@ from sportslog_common.testing.twilio import TwilioFake, twilio_fake
 
 __all__ = [
     "BrokerNames",
+    "FakeUser",
+    "OAuthBrowser",
+    "OAuthProviderFake",
     "SmtpFake",
     "TwilioFake",
     "amqp_url",
@@ -19,6 +29,8 @@ __all__ = [
     "create_database",
     "event_publisher",
     "free_port",
+    "oauth_fake",
+    "oauth_provider_server",
     "postgres_admin_url",
     "smtp_fake",
     "twilio_fake",

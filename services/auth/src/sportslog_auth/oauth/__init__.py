@@ -1,0 +1,1 @@
+"""Sign-in with Google, Facebook, Discord and any OpenID Connect provider (authlib)."""

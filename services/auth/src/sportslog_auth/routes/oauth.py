@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import Response
+
+from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.errors import (
+    ConnectionNotFound,
+    EmailNotVerified,
+    InvalidOrExpiredToken,
+    LastSignInMethod,
+    OAuthProviderError,
+    OAuthProviderUnavailable,
+    OAuthStateInvalid,
+    ProviderNotFound,
+)
+from sportslog_auth.oauth import signin
+from sportslog_auth.schemas import OAuthExchangeRequest, TokenResponse
+from sportslog_common.errors import InvalidToken, ValidationFailed
+
+router = APIRouter(tags=["sign-in with a provider"])
+
+ProviderName = Annotated[
+    str, Path(max_length=32, description="google, facebook, discord or a configured OIDC provider")
+]
+
+
+@router.get(
+    "/auth/login/{provider}",
+    status_code=status.HTTP_302_FOUND,
+    response_class=Response,
+    responses={
+        302: {"description": "To the provider, with the flow cookie set"},
+        **ProviderNotFound.openapi(),
+        **ValidationFailed.openapi(),
+        **OAuthProviderUnavailable.openapi(),
+    },
+)
+async def begin(
+    request: Request,
+    provider: ProviderName,
+    ctx: Ctx,
+    redirect_to: Annotated[
+        str | None,
+        Query(
+            max_length=signin.MAX_REDIRECT_TO,
+            description="Where to send the browser back with a one-time `code`"
+            " (APP_BASE_URL's origin or OAUTH_REDIRECT_ORIGINS); without it the callback"
+            " answers with the token response",
+        ),
+    ] = None,
+) -> Response:
+    return await signin.begin(ctx, request, provider, redirect_to)
+
+
+@router.get(
+    "/auth/callback/{provider}",
+    response_model=TokenResponse,
+    responses={
+        302: {"description": "Back to redirect_to with `code` (or `error`)"},
+        **ProviderNotFound.openapi(),
+        **OAuthStateInvalid.openapi(),
+        **OAuthProviderError.openapi(),
+        **EmailNotVerified.openapi(),
+        **OAuthProviderUnavailable.openapi(),
+    },
+)
+async def callback(request: Request, provider: ProviderName, ctx: Ctx, client: Client) -> Response:
+    return await signin.complete(ctx, request, provider, client)
+
+
+@router.post("/auth/oauth/exchange", responses=InvalidOrExpiredToken.openapi())
+async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> TokenResponse:
+    return await signin.exchange(ctx, body.code, client)
+
+
+@router.delete(
+    "/me/connections/{provider}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **InvalidToken.openapi(),
+        **ConnectionNotFound.openapi(),
+        **LastSignInMethod.openapi(),
+    },
+)
+async def unlink(provider: ProviderName, ctx: Ctx, user: User) -> None:
+    await signin.unlink(ctx, user, provider)
