@@ -6,7 +6,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sportslog_common.testing import FakeUser, OAuthBrowser
+from sportslog_common.testing import FakeUser, OAuthBrowser, pkce_pair
 
 APP = "https://app.example"  # the stack's APP_BASE_URL
 TOKEN_LINK = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")
@@ -62,11 +62,13 @@ async def test_an_oidc_provider_from_the_environment_with_redirect_to(
     gateway, browser, fake, new_email
 ):
     fake["keycloak"].next_user = FakeUser(email=new_email())
-    r = await browser.sign_in("keycloak", redirect_to=f"{APP}/welcome")
+    verifier, challenge = pkce_pair()  # the app's own PKCE pair, for the exchange
+    r = await browser.sign_in("keycloak", redirect_to=f"{APP}/welcome", code_challenge=challenge)
     assert r.status_code == 302
     location = r.headers["location"]
     assert location.startswith(f"{APP}/welcome?code=")
-    r = await gateway.post("/auth/oauth/exchange", json={"code": location.split("code=")[1]})
+    code = location.split("code=")[1]
+    r = await gateway.post("/auth/oauth/exchange", json={"code": code, "code_verifier": verifier})
     assert r.status_code == 200, r.text
     assert (await gateway.get("/me", headers=bearer(r.json()))).json()["auth_methods"] == [
         "keycloak"
@@ -115,6 +117,10 @@ async def test_a_replayed_callback_or_code_is_refused(browser, fake, new_email):
     [
         pytest.param({"id_token_claims": {"nonce": "not-the-flows-nonce"}}, id="nonce-mismatch"),
         pytest.param({"id_token_claims": {"aud": "another-client"}}, id="another-audience"),
+        pytest.param(
+            {"id_token_claims": {"aud": "another-client", "azp": "google-client"}},
+            id="another-audience-naming-us-as-azp",
+        ),
         pytest.param({"id_token_claims": {"iss": "https://evil.example"}}, id="another-issuer"),
         pytest.param({"id_token_claims": {"exp": 1_000_000}}, id="expired"),
         pytest.param({"sign_with": "other-key"}, id="signed-by-another-key"),
@@ -141,7 +147,9 @@ async def test_a_provider_error_is_a_clear_4xx(browser, fake):
 
 async def test_open_redirect_is_refused(gateway):
     for target in ("https://evil.example/", "https://app.example.evil.example/x", "//evil.example"):
-        r = await gateway.get("/auth/login/google", params={"redirect_to": target})
+        r = await gateway.get(
+            "/auth/login/google", params={"redirect_to": target, "code_challenge": pkce_pair()[1]}
+        )
         assert r.status_code == 422, target
         assert "location" not in r.headers
 

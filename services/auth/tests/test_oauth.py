@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from sportslog_auth.settings import AuthSettings, OidcProvider
 from sportslog_common.sealing import Sealer, SealError
-from sportslog_common.testing import FakeUser, OAuthBrowser, free_port
+from sportslog_common.testing import FakeUser, OAuthBrowser, free_port, pkce_pair
 
 TOKEN_KEY = base64.b64encode(os.urandom(32)).decode()
 APP = "http://auth"  # APP_BASE_URL: the test client's own base, so callbacks come back here
@@ -186,8 +186,11 @@ async def test_an_identity_without_an_email_is_refused(client, browser, oauth_fa
 async def test_redirect_to_returns_a_one_time_code_never_a_token(
     app, client, browser, oauth_fake, new_email
 ):
+    verifier, challenge = pkce_pair()
     oauth_fake["google"].next_user = FakeUser(email=new_email())
-    r = await browser.sign_in("google", redirect_to="https://app.example/signed-in?tab=runs")
+    r = await browser.sign_in(
+        "google", redirect_to="https://app.example/signed-in?tab=runs", code_challenge=challenge
+    )
     assert r.status_code == 302
     location = r.headers["location"]
     assert location.startswith("https://app.example/signed-in?tab=runs&code=")
@@ -195,37 +198,78 @@ async def test_redirect_to_returns_a_one_time_code_never_a_token(
     assert "eyJ" not in location
     code = location.rsplit("code=", 1)[1]
 
-    r = await client.post("/auth/oauth/exchange", json={"code": code})
+    exchange = {"code": code, "code_verifier": verifier}
+    r = await client.post("/auth/oauth/exchange", json=exchange)
     assert r.status_code == 200, r.text
     assert (await me(client, r.json()))["auth_methods"] == ["google"]
-    again = await client.post("/auth/oauth/exchange", json={"code": code})
+    again = await client.post("/auth/oauth/exchange", json=exchange)
     assert again.status_code == 400
     assert again.json()["code"] == "invalid_or_expired_token"
 
     # A code lives 60 seconds.
     oauth_fake["google"].next_user = FakeUser(email=new_email())
-    r = await browser.sign_in("google", redirect_to="https://app.example/")
+    r = await browser.sign_in(
+        "google", redirect_to="https://app.example/", code_challenge=challenge
+    )
     code = r.headers["location"].rsplit("code=", 1)[1]
     async with app.state.pool.acquire() as conn:
         await conn.execute("UPDATE oauth_exchange_codes SET expires_at = now() - interval '1 s'")
-    r = await client.post("/auth/oauth/exchange", json={"code": code})
+    r = await client.post("/auth/oauth/exchange", json={"code": code, "code_verifier": verifier})
     assert r.status_code == 400
+
+
+async def test_a_code_is_useless_without_the_apps_verifier(client, browser, oauth_fake, new_email):
+    """Login CSRF: an attacker signs in with their own account and slips the code into a
+    victim's app; the victim's app holds another verifier, so the code opens nothing."""
+    attacker_verifier, attacker_challenge = pkce_pair()
+    victim_verifier, _ = pkce_pair()
+    oauth_fake["google"].next_user = FakeUser(email=new_email())
+    r = await browser.sign_in(
+        "google", redirect_to="https://app.example/", code_challenge=attacker_challenge
+    )
+    code = r.headers["location"].rsplit("code=", 1)[1]
+    r = await client.post(
+        "/auth/oauth/exchange", json={"code": code, "code_verifier": victim_verifier}
+    )
+    assert r.status_code == 400
+    # A wrong verifier burns the code: no second guess.
+    r = await client.post(
+        "/auth/oauth/exchange", json={"code": code, "code_verifier": attacker_verifier}
+    )
+    assert r.status_code == 400
+    # And a redirect flow cannot start without a challenge.
+    r = await client.get("/auth/login/google", params={"redirect_to": "https://app.example/"})
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] == "query.code_challenge"
 
 
 async def test_a_failed_flow_with_redirect_to_goes_back_with_an_error_code(
     browser, oauth_fake, new_email
 ):
     oauth_fake["discord"].next_user = FakeUser(email=new_email(), email_verified=False)
-    r = await browser.sign_in("discord", redirect_to="http://auth/done")
+    r = await browser.sign_in(
+        "discord", redirect_to="http://auth/done", code_challenge=pkce_pair()[1]
+    )
     assert r.status_code == 302
     assert r.headers["location"] == "http://auth/done?error=email_not_verified"
 
 
 async def test_exchange_refuses_bad_input(client):
-    for body in ({}, {"code": ""}, {"code": "x" * 300}, {"code": 5}):
+    verifier = pkce_pair()[0]
+    for body in (
+        {},
+        {"code": "", "code_verifier": verifier},
+        {"code": "x" * 300, "code_verifier": verifier},
+        {"code": 5, "code_verifier": verifier},
+        {"code": "abc"},
+        {"code": "abc", "code_verifier": "short"},
+        {"code": "abc", "code_verifier": "ü" * 50},
+    ):
         r = await client.post("/auth/oauth/exchange", json=body)
         assert r.status_code == 422, body
-    r = await client.post("/auth/oauth/exchange", json={"code": "never-issued"})
+    r = await client.post(
+        "/auth/oauth/exchange", json={"code": "never-issued", "code_verifier": verifier}
+    )
     assert r.status_code == 400
 
 
@@ -269,8 +313,14 @@ async def test_unknown_providers_and_foreign_redirects_are_refused(client):
         "//evil.example/",
         "javascript:alert(1)",
         "https://app.example\\@evil.example/",
+        "https://[",
+        "https://app.example%EF%BC%8Fx",
+        "https://app.example\uff0f.evil.example/",
     ):
-        r = await client.get("/auth/login/google", params={"redirect_to": target})
+        r = await client.get(
+            "/auth/login/google",
+            params={"redirect_to": target, "code_challenge": pkce_pair()[1]},
+        )
         assert r.status_code == 422, target
         assert r.json()["details"][0]["field"] == "query.redirect_to"
         assert "set-cookie" not in r.headers
@@ -315,10 +365,22 @@ def test_oidc_providers_come_from_the_environment(settings, monkeypatch):
     monkeypatch.delenv("OIDC_AUTHENTIK_CLIENT_SECRET")
     with pytest.raises(ValidationError, match="OIDC_AUTHENTIK_CLIENT_SECRET"):
         AuthSettings(**base)
+    monkeypatch.setenv("OIDC_AUTHENTIK_CLIENT_SECRET", "s3cret")
+    monkeypatch.setenv("OIDC_AUTHENTIK_ISSUER", "http://sso.example/")  # keys over plain HTTP
+    with pytest.raises(ValidationError, match="https"):
+        AuthSettings(**base)
+    monkeypatch.setenv("OIDC_AUTHENTIK_ISSUER", "https://sso.example/")
+    monkeypatch.setenv("OIDC_MY_SSO_ISSUER", "https://sso.example/")
+    monkeypatch.setenv("OIDC_MY_SSO_CLIENT_ID", "x")
+    monkeypatch.setenv("OIDC_MY_SSO_CLIENT_SECRET", "x")
+    with pytest.raises(ValidationError, match="letters and digits"):
+        AuthSettings(**base)
+    for variable in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(f"OIDC_MY_SSO_{variable}")
+    for variable in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(f"OIDC_AUTHENTIK_{variable}")
     monkeypatch.setenv("OIDC_GOOGLE_ISSUER", "https://x.example")
     monkeypatch.setenv("OIDC_GOOGLE_CLIENT_ID", "x")
     monkeypatch.setenv("OIDC_GOOGLE_CLIENT_SECRET", "x")
-    monkeypatch.delenv("OIDC_AUTHENTIK_ISSUER")
-    monkeypatch.delenv("OIDC_AUTHENTIK_CLIENT_ID")
     with pytest.raises(ValidationError, match="not one of google"):
         AuthSettings(**base)

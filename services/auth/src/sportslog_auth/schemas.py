@@ -184,8 +184,14 @@ def provider_display_name(value: str | None) -> str | None:
     return cleaned or None
 
 
+# RFC 7636 §4.1: 43 to 128 characters of [A-Za-z0-9-._~]; its S256 challenge is 43.
+CodeVerifier = Annotated[str, Field(min_length=43, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
+CodeChallenge = Annotated[str, Field(min_length=43, max_length=43, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class OAuthExchangeRequest(Body):
     code: str = Field(min_length=1, max_length=256)
+    code_verifier: CodeVerifier
 
 
 def normalise_identifier(identifier: str, channel: str) -> str:

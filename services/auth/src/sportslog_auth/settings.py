@@ -6,14 +6,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from sportslog_common.settings import Aes256Key, DatabaseSettings, StrongSecret
 
 # Built-in providers; any other OIDC provider comes from OIDC_<NAME>_* variables.
 BUILT_IN_PROVIDERS = ("google", "facebook", "discord")
 _OIDC_VARIABLE = re.compile(r"^OIDC_([A-Z0-9_]+?)_(ISSUER|CLIENT_ID|CLIENT_SECRET)$")
-_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Letters and digits only: authlib keys a flow by "<name>_<state>", so an underscore could
+# let one provider's callback read another's flow.
+_PROVIDER_NAME = re.compile(r"^[a-z0-9]{1,32}$")
 
 
 class OidcProvider(BaseModel):
@@ -22,6 +24,16 @@ class OidcProvider(BaseModel):
     issuer: str = Field(pattern=r"^https?://")
     client_id: str = Field(min_length=1)
     client_secret: SecretStr
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, issuer: str) -> str:
+        # Its discovery document names the keys ID tokens are checked with: over plain
+        # HTTP anyone on the path could swap them. Loopback is for tests and dev.
+        host = urlsplit(issuer).hostname or ""
+        if not issuer.startswith("https://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("must be an https:// URL")
+        return issuer
 
 
 def oidc_providers_from_environ(environ: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -97,7 +109,7 @@ class AuthSettings(DatabaseSettings):
         for name in self.oidc_providers:
             if name in BUILT_IN_PROVIDERS or not _PROVIDER_NAME.match(name):
                 raise ValueError(
-                    f"OIDC_{name.upper()}_*: the name must be 1-32 of a-z 0-9 _ -"
+                    f"OIDC_{name.upper()}_*: the name must be 1-32 letters and digits"
                     f" and not one of {', '.join(BUILT_IN_PROVIDERS)}"
                 )
         for name in BUILT_IN_PROVIDERS:

@@ -11,6 +11,7 @@ from sportslog_common.testing.oauth import (
     OAuthProviderFake,
     oauth_fake,
     oauth_provider_server,
+    pkce_pair,
 )
 from sportslog_common.testing.postgres import create_database, postgres_admin_url
 from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
@@ -31,6 +32,7 @@ __all__ = [
     "free_port",
     "oauth_fake",
     "oauth_provider_server",
+    "pkce_pair",
     "postgres_admin_url",
     "smtp_fake",
     "twilio_fake",

@@ -345,6 +345,13 @@ class OAuthBrowser:
         return await self.finish(await self.consent(await self.start(provider, **params)))
 
 
+def pkce_pair() -> tuple[str, str]:
+    """An app's (code_verifier, S256 code_challenge) for a redirect_to flow."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def claims_of(id_token_or_jwt: str) -> dict[str, Any]:
     """A JWT's claims, unverified (tests read what was issued)."""
     payload = id_token_or_jwt.split(".")[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -35,7 +36,18 @@ class FlowCookie:
             data = self._serializer.loads(raw, max_age=FLOW_SECONDS)
         except BadData:
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        # Each flow keeps its own 10 minutes: re-signing the cookie for a newer flow must
+        # not extend an older one.
+        now = time.time()
+        return {
+            key: flow
+            for key, flow in data.items()
+            if isinstance(flow, dict)
+            and isinstance(flow.get("exp"), int | float)
+            and flow["exp"] > now
+        }
 
     def store(self, response: Response, flows: dict[str, Any]) -> None:
         if not flows:

@@ -15,6 +15,9 @@ from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 from sportslog_auth.settings import AuthSettings
 
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 FLOW_SECONDS = 600  # state, nonce and PKCE verifier live this long (DESIGN.md §8)
 
 Kind = Literal["oidc", "facebook", "discord"]
@@ -57,14 +60,34 @@ class Provider:
             _text(data.get("global_name") or data.get("username")),
         )
 
-    async def _oidc_identity(self, token: Mapping[str, Any]) -> Identity:
-        # authlib put the checked ID token claims here; no ID token means no proof.
-        claims = dict(token.get("userinfo") or {})
-        if "sub" not in claims:
+    async def checked_id_token(self, token: dict[str, Any], nonce: str | None) -> dict[str, Any]:
+        """The ID token's claims once its signature (an asymmetric algorithm the issuer
+        lists, a key from its JWKS), iss, aud, exp and nonce hold. No ID token, no sign-in."""
+        if not isinstance(token.get("id_token"), str) or not nonce:
             raise ProviderRefused("the provider sent no ID token")
+        metadata = await self.client.load_server_metadata()
+        listed = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        # Never "none" or an HMAC keyed with our client secret, whatever the document says.
+        metadata["id_token_signing_alg_values_supported"] = [
+            alg for alg in listed if alg in ASYMMETRIC_ALGORITHMS
+        ] or ["RS256"]
+        claims = await self.client.parse_id_token(
+            token,
+            nonce=nonce,
+            claims_options={
+                "iss": {"essential": True, "value": metadata.get("issuer")},
+                "aud": {"essential": True, "value": self.client.client_id},
+            },
+        )
+        return dict(claims)
+
+    async def _oidc_identity(self, token: Mapping[str, Any]) -> Identity:
+        claims = dict(token["userinfo"])  # what checked_id_token returned
+        if "sub" not in claims:
+            raise ProviderRefused("the ID token names no subject")
         if "email" not in claims:  # some providers keep the email for the userinfo endpoint
             info = await self.client.userinfo(token=dict(token))
-            if info.get("sub") != claims["sub"]:
+            if not isinstance(info, Mapping) or info.get("sub") != claims["sub"]:
                 raise ProviderRefused("userinfo is about another subject")
             claims.update({k: info[k] for k in ("email", "email_verified", "name") if k in info})
         verified = claims.get("email_verified") in (True, "true")
@@ -83,9 +106,13 @@ class Provider:
 
 
 def _uid(value: object) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
-        raise ProviderRefused("the provider named no user id")
-    return str(value)[:255]
+    if (
+        not isinstance(value, str | int)
+        or isinstance(value, bool)
+        or not 0 < len(str(value)) <= 255
+    ):
+        raise ProviderRefused("the provider named no usable user id")
+    return str(value)
 
 
 def _text(value: object) -> str | None:

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -20,9 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # authlib talks to providers with httpx2 (httpx's maintained successor) when installed.
 import httpx2
-import joserfc.errors
 import structlog
-from authlib.common.errors import AuthlibBaseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -38,7 +39,7 @@ from sportslog_auth.errors import (
     ProviderNotFound,
 )
 from sportslog_auth.metrics import LOGINS, USERS_REGISTERED
-from sportslog_auth.oauth.providers import FLOW_SECONDS, Identity, Provider, ProviderRefused
+from sportslog_auth.oauth.providers import FLOW_SECONDS, Identity, Provider
 from sportslog_auth.queries import oauth as oauth_sql
 from sportslog_auth.queries import otp as otp_sql
 from sportslog_auth.queries import users as user_sql
@@ -71,14 +72,17 @@ def _provider(ctx: AuthContext, name: str) -> Provider:
 
 
 def _check_redirect_to(ctx: AuthContext, redirect_to: str) -> None:
-    parts = urlsplit(redirect_to)
-    allowed = (
-        len(redirect_to) <= MAX_REDIRECT_TO
-        and parts.scheme in ("http", "https")
-        and parts.username is None
-        and not any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in redirect_to)
-        and origin_of(redirect_to) in ctx.settings.redirect_origins()
-    )
+    try:
+        parts = urlsplit(redirect_to)
+        allowed = (
+            len(redirect_to) <= MAX_REDIRECT_TO
+            and parts.scheme in ("http", "https")
+            and parts.username is None
+            and not any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in redirect_to)
+            and origin_of(redirect_to) in ctx.settings.redirect_origins()
+        )
+    except ValueError:  # e.g. "https://[" or a netloc that changes under NFKC
+        allowed = False
     if not allowed:
         raise ValidationFailed(
             details=[
@@ -95,20 +99,43 @@ def callback_url(ctx: AuthContext, provider: str) -> str:
     return f"{ctx.settings.app_base_url.rstrip('/')}/auth/callback/{provider}"
 
 
-async def begin(ctx: AuthContext, request: Request, name: str, redirect_to: str | None) -> Response:
+async def begin(
+    ctx: AuthContext,
+    request: Request,
+    name: str,
+    redirect_to: str | None,
+    code_challenge: str | None,
+) -> Response:
     provider = _provider(ctx, name)
     if redirect_to is not None:
         _check_redirect_to(ctx, redirect_to)
+        if code_challenge is None:
+            # Without it, a code an attacker got for their own account could be slipped
+            # into a victim's app, signing the victim into the attacker's account.
+            raise ValidationFailed(
+                details=[
+                    {
+                        "field": "query.code_challenge",
+                        "message": "required with redirect_to: base64url SHA-256 of a"
+                        " code_verifier the app keeps for POST /auth/oauth/exchange",
+                    }
+                ]
+            )
     redirect_uri = callback_url(ctx, name)
     try:
         # authlib makes state, PKCE's code_verifier and, for OIDC, the nonce.
         flow: dict[str, Any] = await provider.client.create_authorization_url(redirect_uri)
-    except (httpx2.HTTPError, ValueError) as exc:  # the discovery document did not load
+    except Exception as exc:  # the discovery document did not load, or is not one
         log.warning("oauth_provider_unreachable", provider=name, error=type(exc).__name__)
         raise OAuthProviderUnavailable() from None
     url, state = flow.pop("url"), flow.pop("state")
     flows = ctx.flow_cookie.load(request)
-    data = {**flow, "redirect_uri": redirect_uri, "redirect_to": redirect_to}
+    data = {
+        **flow,
+        "redirect_uri": redirect_uri,
+        "redirect_to": redirect_to,
+        "app_code_challenge": code_challenge,
+    }
     await provider.client.framework.set_state_data(flows, state, data)
     response = RedirectResponse(url, status_code=302)
     ctx.flow_cookie.store(response, flows)
@@ -171,6 +198,7 @@ async def _complete(
                 hash_token(one_time),
                 account.id,
                 provider.name,
+                data["app_code_challenge"],
                 datetime.now(UTC) + EXCHANGE_CODE_TTL,
             )
             return RedirectResponse(_with_query(redirect_to, code=one_time), status_code=302)
@@ -190,13 +218,15 @@ async def _fetch_identity(
 ) -> tuple[dict[str, Any], Identity]:
     """Trade the code (with the PKCE verifier) for tokens, check the ID token, read the user."""
     try:
-        token: dict[str, Any] = await provider.client.fetch_access_token(
-            redirect_uri=data["redirect_uri"],
-            code=code,
-            code_verifier=data.get("code_verifier"),
+        token: dict[str, Any] = dict(
+            await provider.client.fetch_access_token(
+                redirect_uri=data["redirect_uri"],
+                code=code,
+                code_verifier=data.get("code_verifier"),
+            )
         )
-        if "id_token" in token and "nonce" in data:
-            token["userinfo"] = await provider.client.parse_id_token(token, nonce=data["nonce"])
+        if provider.kind == "oidc":
+            token["userinfo"] = await provider.checked_id_token(token, data.get("nonce"))
         return token, await provider.identity(token)
     except (httpx2.TransportError, httpx2.HTTPStatusError) as exc:
         status = exc.response.status_code if isinstance(exc, httpx2.HTTPStatusError) else None
@@ -206,21 +236,16 @@ async def _fetch_identity(
         if status is None or status >= 500:
             raise OAuthProviderUnavailable() from None
         raise OAuthProviderError() from None
-    except (
-        AuthlibBaseError,
-        joserfc.errors.JoseError,
-        ProviderRefused,
-        ValueError,
-        KeyError,
-    ) as exc:
-        # Only the type and the provider's RFC 6749 error code are logged: descriptions
-        # and claims may quote what the provider sent.
+    except Exception as exc:
+        # Whatever the provider sent that authlib, joserfc or we refused (a bad grant, a
+        # forged or malformed ID token, a body of the wrong shape). Only the type and the
+        # RFC 6749 error code are logged: descriptions and claims may quote secrets.
         reason = getattr(exc, "error", None)
         log.warning(
             "oauth_provider_refused",
             provider=provider.name,
             error=type(exc).__name__,
-            reason=reason,
+            reason=reason if isinstance(reason, str) else None,
         )
         raise OAuthProviderError() from None
 
@@ -247,12 +272,9 @@ async def _account(
             else:  # registered at this very moment by someone else's request
                 row = await oauth_sql.lock_user_by_email(conn, email)
                 assert row is not None
+                await _claim_inbox(conn, row["id"], provider)
         else:
-            # The provider proved the inbox: a password someone set on this address before
-            # its owner verified it must not survive (pre-account-takeover), as with codes.
-            await otp_sql.drop_unverified_password(conn, row["id"])
-            await user_sql.mark_email_verified(conn, row["id"])
-            log.info("oauth_linked_by_email", provider=provider, user_id=str(row["id"]))
+            await _claim_inbox(conn, row["id"], provider)
     sealer = ctx.provider_token_sealer
     assert sealer is not None  # settings refuse a provider without OAUTH_TOKEN_ENCRYPTION_KEY
     access_token, refresh_token = token.get("access_token"), token.get("refresh_token")
@@ -265,9 +287,24 @@ async def _account(
         email,
         sealer.seal(access_token) if isinstance(access_token, str) else None,
         sealer.seal(refresh_token) if isinstance(refresh_token, str) else None,
-        datetime.fromtimestamp(expires_at, UTC) if isinstance(expires_at, int | float) else None,
+        _timestamp(expires_at),
     )
     return _Account(row["id"], row["email"], row["token_version"])
+
+
+def _timestamp(value: object) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+async def _claim_inbox(conn: Connection, user_id: uuid.UUID, provider: str) -> None:
+    """The provider proved the inbox: a password someone set on this address before its
+    owner verified it must not survive (pre-account-takeover), as with email codes."""
+    await otp_sql.drop_unverified_password(conn, user_id)
+    await user_sql.mark_email_verified(conn, user_id)
+    log.info("oauth_linked_by_email", provider=provider, user_id=str(user_id))
 
 
 def _with_query(url: str, **params: str) -> str:
@@ -276,20 +313,32 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def exchange(ctx: AuthContext, code: str, client: ClientInfo) -> TokenResponse:
-    """Spend a one-time code from a redirect: the tokens of a fresh session."""
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+async def exchange(
+    ctx: AuthContext, code: str, code_verifier: str, client: ClientInfo
+) -> TokenResponse:
+    """Spend a one-time code from a redirect, with the verifier of the challenge the app
+    sent when it began the flow: the tokens of a fresh session."""
+    tokens = None
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await oauth_sql.take_exchange_code(conn, hash_token(code))
-        if row is None:
-            raise InvalidOrExpiredToken()
-        return await start_session(
-            conn,
-            ctx,
-            client,
-            user_id=row["id"],
-            email=row["email"],
-            token_version=row["token_version"],
-        )
+        # A wrong verifier burns the code all the same: the delete commits either way.
+        if row is not None and hmac.compare_digest(s256(code_verifier), row["code_challenge"]):
+            tokens = await start_session(
+                conn,
+                ctx,
+                client,
+                user_id=row["id"],
+                email=row["email"],
+                token_version=row["token_version"],
+            )
+    if tokens is None:
+        raise InvalidOrExpiredToken()
+    return tokens
 
 
 async def unlink(ctx: AuthContext, user: CurrentUser, provider: str) -> None:

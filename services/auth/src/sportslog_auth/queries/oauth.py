@@ -114,16 +114,22 @@ async def delete_connections(conn: Conn, user_id: uuid.UUID, provider: str) -> i
 
 
 async def insert_exchange_code(
-    conn: Conn, code_hash: str, user_id: uuid.UUID, provider: str, expires_at: datetime
+    conn: Conn,
+    code_hash: str,
+    user_id: uuid.UUID,
+    provider: str,
+    code_challenge: str,
+    expires_at: datetime,
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO oauth_exchange_codes (code_hash, user_id, provider, expires_at)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO oauth_exchange_codes (code_hash, user_id, provider, code_challenge, expires_at)
+        VALUES ($1, $2, $3, $4, $5)
         """,
         code_hash,
         user_id,
         provider,
+        code_challenge,
         expires_at,
     )
 
@@ -135,7 +141,7 @@ async def take_exchange_code(conn: Conn, code_hash: str) -> asyncpg.Record | Non
         WITH spent AS (
             DELETE FROM oauth_exchange_codes WHERE code_hash = $1 RETURNING *
         )
-        SELECT u.id, u.email, u.token_version, s.provider
+        SELECT u.id, u.email, u.token_version, s.provider, s.code_challenge
         FROM spent s JOIN users u ON u.id = s.user_id
         WHERE s.expires_at > now()
         """,

@@ -17,7 +17,7 @@ from sportslog_auth.errors import (
     ProviderNotFound,
 )
 from sportslog_auth.oauth import signin
-from sportslog_auth.schemas import OAuthExchangeRequest, TokenResponse
+from sportslog_auth.schemas import CodeChallenge, OAuthExchangeRequest, TokenResponse
 from sportslog_common.errors import InvalidToken, ValidationFailed
 
 router = APIRouter(tags=["sign-in with a provider"])
@@ -51,8 +51,15 @@ async def begin(
             " answers with the token response",
         ),
     ] = None,
+    code_challenge: Annotated[
+        CodeChallenge | None,
+        Query(
+            description="Required with redirect_to: the base64url SHA-256 (PKCE S256) of a"
+            " code_verifier the app keeps and sends to POST /auth/oauth/exchange"
+        ),
+    ] = None,
 ) -> Response:
-    return await signin.begin(ctx, request, provider, redirect_to)
+    return await signin.begin(ctx, request, provider, redirect_to, code_challenge)
 
 
 @router.get(
@@ -73,7 +80,7 @@ async def callback(request: Request, provider: ProviderName, ctx: Ctx, client: C
 
 @router.post("/auth/oauth/exchange", responses=InvalidOrExpiredToken.openapi())
 async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await signin.exchange(ctx, body.code, client)
+    return await signin.exchange(ctx, body.code, body.code_verifier, client)
 
 
 @router.delete(
