@@ -10,6 +10,7 @@ import os
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr, ValidationError
+from starlette.responses import Response
 
 from sportslog_auth.settings import AuthSettings, OidcProvider
 from sportslog_common.sealing import Sealer, SealError
@@ -384,3 +385,27 @@ def test_oidc_providers_come_from_the_environment(settings, monkeypatch):
     monkeypatch.setenv("OIDC_GOOGLE_CLIENT_SECRET", "x")
     with pytest.raises(ValidationError, match="not one of google"):
         AuthSettings(**base)
+
+
+async def test_a_flow_older_than_ten_minutes_is_refused(client, browser, oauth_fake, new_email):
+    """Each flow keeps its own 10 minutes, even when a newer flow re-signs the cookie."""
+    from sportslog_auth.oauth.flow_cookie import COOKIE, FlowCookie
+
+    oauth_fake["google"].next_user = FakeUser(email=new_email())
+    flow = await browser.consent(await browser.start("google"))
+    cookies = FlowCookie(b"h" * 32, secure=False)  # the test settings' TOKEN_HMAC_SECRET
+
+    class Held:  # the browser's cookie jar, as FlowCookie reads and writes it
+        cookies = {COOKIE: flow.cookie.split("=", 1)[1]}
+
+    flows = cookies.load(Held)  # type: ignore[arg-type]
+    assert len(flows) == 1
+    for entry in flows.values():
+        entry["exp"] -= 601  # as if begun eleven minutes ago
+    response = Response()
+    cookies.store(response, flows)
+    aged = response.headers["set-cookie"].split(";", 1)[0]
+
+    r = await browser.finish(flow, cookie=aged)
+    assert r.status_code == 400
+    assert r.json()["code"] == "oauth_state_invalid"
