@@ -7,10 +7,12 @@ Discord are plain OAuth2: the user comes from their API with the access token.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import truststore
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 from sportslog_auth.settings import AuthSettings
@@ -122,7 +124,13 @@ def _text(value: object) -> str | None:
 def configured_providers(settings: AuthSettings) -> dict[str, Provider]:
     """Every provider whose client id is set, by path name."""
     oauth = OAuth()
-    common = {"code_challenge_method": "S256", "timeout": settings.oauth_provider_timeout_seconds}
+    common = {
+        "code_challenge_method": "S256",
+        "timeout": settings.oauth_provider_timeout_seconds,
+        # authlib opens a client per call; building its TLS context each time costs ~60 ms
+        # of event loop, so every client shares one (the system trust store, as httpx2's).
+        "verify": truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+    }
     providers: dict[str, Provider] = {}
 
     def add(name: str, kind: Kind, userinfo_url: str | None = None, **config: Any) -> None:
