@@ -195,6 +195,10 @@ def test_containerfile(svc):
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
     assert ("EXPOSE", str(PORTS[svc])) in runtime
+    # The services bind 127.0.0.1 by default (safe for make dev); in a container that
+    # would leave them unreachable from the gateway and Prometheus.
+    envs = " ".join(arg for op, arg in runtime if op == "ENV")
+    assert "HOST=0.0.0.0" in envs.split()
     assert any(op == "HEALTHCHECK" and "/health" in arg for op, arg in runtime)
     cmds = [json.loads(arg) for op, arg in runtime if op == "CMD"]
     assert cmds[-1] == ["python", "-m", f"sportslog_{svc}"]
