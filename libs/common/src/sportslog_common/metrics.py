@@ -5,6 +5,7 @@ Service-specific business metrics live in the service (e.g. sportslog_auth.metri
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -29,6 +30,11 @@ EVENTS_CONSUMED = Counter(
     "sportslog_events_consumed_total", "Events consumed", ["queue", "type", "result"]
 )
 OUTBOX_PENDING = Gauge("sportslog_outbox_pending", "Outbox rows not yet published")
+# The default process collector has no thread count; a growing one means a pool that leaks.
+PYTHON_THREADS = Gauge(
+    "sportslog_python_threads", "Live Python threads (event loop, argon2 pool, executors)"
+)
+PYTHON_THREADS.set_function(threading.active_count)
 
 log = structlog.get_logger("sportslog.access")
 
