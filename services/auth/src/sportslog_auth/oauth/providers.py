@@ -157,30 +157,21 @@ def configured_providers(settings: AuthSettings) -> dict[str, Provider]:
             server_metadata_url=oidc.issuer.rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs=oidc_scope,
         )
-    if settings.facebook_client_id:
-        add(
-            "facebook",
-            "facebook",
-            settings.facebook_userinfo_url,
-            client_id=settings.facebook_client_id,
-            client_secret=settings.facebook_client_secret.get_secret_value(),
-            authorize_url=settings.facebook_authorize_url,
-            access_token_url=settings.facebook_token_url,
-            client_kwargs={
-                **common,
-                "scope": "email public_profile",
-                "token_endpoint_auth_method": "client_secret_post",
-            },
-        )
-    if settings.discord_client_id:
-        add(
-            "discord",
-            "discord",
-            settings.discord_userinfo_url,
-            client_id=settings.discord_client_id,
-            client_secret=settings.discord_client_secret.get_secret_value(),
-            authorize_url=settings.discord_authorize_url,
-            access_token_url=settings.discord_token_url,
-            client_kwargs={**common, "scope": "identify email"},
-        )
+    # Plain OAuth2: the user comes from the provider's API (FACEBOOK_* / DISCORD_* URLs).
+    plain: tuple[tuple[Kind, str, dict[str, str]], ...] = (
+        ("facebook", "email public_profile", {"token_endpoint_auth_method": "client_secret_post"}),
+        ("discord", "identify email", {}),
+    )
+    for name, scope, extra in plain:
+        if getattr(settings, f"{name}_client_id"):
+            add(
+                name,
+                name,
+                getattr(settings, f"{name}_userinfo_url"),
+                client_id=getattr(settings, f"{name}_client_id"),
+                client_secret=getattr(settings, f"{name}_client_secret").get_secret_value(),
+                authorize_url=getattr(settings, f"{name}_authorize_url"),
+                access_token_url=getattr(settings, f"{name}_token_url"),
+                client_kwargs={**common, "scope": scope, **extra},
+            )
     return providers

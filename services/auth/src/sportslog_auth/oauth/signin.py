@@ -84,15 +84,14 @@ def _check_redirect_to(ctx: AuthContext, redirect_to: str) -> None:
     except ValueError:  # e.g. "https://[" or a netloc that changes under NFKC
         allowed = False
     if not allowed:
-        raise ValidationFailed(
-            details=[
-                {
-                    "field": "query.redirect_to",
-                    "message": "must be a URL on an allowed origin (APP_BASE_URL's or"
-                    " OAUTH_REDIRECT_ORIGINS)",
-                }
-            ]
+        raise _invalid_query(
+            "redirect_to",
+            "must be a URL on an allowed origin (APP_BASE_URL's or OAUTH_REDIRECT_ORIGINS)",
         )
+
+
+def _invalid_query(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": f"query.{field}", "message": message}])
 
 
 def callback_url(ctx: AuthContext, provider: str) -> str:
@@ -112,14 +111,10 @@ async def begin(
         if code_challenge is None:
             # Without it, a code an attacker got for their own account could be slipped
             # into a victim's app, signing the victim into the attacker's account.
-            raise ValidationFailed(
-                details=[
-                    {
-                        "field": "query.code_challenge",
-                        "message": "required with redirect_to: base64url SHA-256 of a"
-                        " code_verifier the app keeps for POST /auth/oauth/exchange",
-                    }
-                ]
+            raise _invalid_query(
+                "code_challenge",
+                "required with redirect_to: base64url SHA-256 of a code_verifier the app"
+                " keeps for POST /auth/oauth/exchange",
             )
     redirect_uri = callback_url(ctx, name)
     try:
