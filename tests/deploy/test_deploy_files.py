@@ -3,9 +3,16 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
+
+from sportslog_activities.settings import ActivitiesSettings
+from sportslog_auth.settings import AuthSettings, oidc_providers_from_environ
+from sportslog_gateway.settings import GatewaySettings
+from sportslog_notifier.settings import NotifierSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -13,6 +20,13 @@ QUADLETS = DEPLOY / "quadlets"
 
 PORTS = {"gateway": 8000, "auth": 8001, "activities": 8002, "notifier": 8003}
 APPS = tuple(PORTS)
+DB_APPS = ("auth", "activities", "notifier")
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "gateway": GatewaySettings,
+    "auth": AuthSettings,
+    "activities": ActivitiesSettings,
+    "notifier": NotifierSettings,
+}
 JWKS_URL = "http://auth:8001/.well-known/jwks.json"
 
 # DESIGN.md §3: what each service must be given.
@@ -45,6 +59,9 @@ SECRET_ENV = {
     "EVENT_SEAL_KEY",
     "OAUTH_TOKEN_ENCRYPTION_KEY",
     "POSTGRES_PASSWORD",
+    "AUTH_DB_PASSWORD",
+    "ACTIVITIES_DB_PASSWORD",
+    "NOTIFIER_DB_PASSWORD",
     "RABBITMQ_DEFAULT_PASS",
     "GF_SECURITY_ADMIN_PASSWORD",
 }
@@ -139,6 +156,26 @@ def test_compose_auth_gets_signing_key_as_secret(compose):
 def test_compose_only_front_services_publish_ports(compose):
     publishing = {name for name, s in compose["services"].items() if s.get("ports")}
     assert publishing == PUBLISHED
+
+
+@pytest.mark.parametrize("svc", DB_APPS)
+def test_compose_service_logs_in_as_its_own_role(compose, svc):
+    url = env_of(compose["services"][svc])["DATABASE_URL"]
+    # Not urlsplit: the ${...:?...} placeholder holds a "?".
+    match = re.fullmatch(r"postgresql://(\w+):(\$\{[^}]*\})@postgres:5432/(\w+)", url)
+    assert match, url
+    user, password, database = match.groups()
+    assert user == database == f"sportslog_{svc}"
+    variable = f"{svc.upper()}_DB_PASSWORD"
+    assert password == f"${{{variable}:?set {variable} in deploy/secrets.env}}"
+    # The init script makes the role with the same value, on the first start.
+    postgres = compose["services"]["postgres"]
+    assert env_of(postgres)[variable] == password
+    assert (
+        "./deploy/postgres/init-databases.sh:/docker-entrypoint-initdb.d/init-databases.sh:ro"
+        in (postgres["volumes"])
+    )
+    assert f"{variable}=" in (DEPLOY / "secrets.env.example").read_text()
 
 
 def test_compose_holds_no_secret_values(compose):
@@ -262,6 +299,90 @@ def test_quadlet_app(svc):
     assert bool(published) == (svc == "gateway")
 
 
+def read_env_example(path: Path) -> dict[str, str]:
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path.name}: bad line {line!r}"
+            pairs[key.strip()] = value
+    return pairs
+
+
+def quadlet_env(svc: str) -> dict[str, str]:
+    """Every variable the service's container gets, and where from."""
+    unit = parse_unit(QUADLETS / f"sportslog-{svc}.container")
+    assert values(unit, "Container", "EnvironmentFile") == [f"/etc/sports-log/{svc}.env"]
+    sources = dict.fromkeys(read_env_example(QUADLETS / "env" / f"{svc}.env.example"), "file")
+    for assignments in values(unit, "Container", "Environment"):
+        for assignment in assignments.split():
+            sources[assignment.partition("=")[0]] = "unit"
+    for secret in values(unit, "Container", "Secret"):
+        options = dict(option.partition("=")[::2] for option in secret.split(",")[1:])
+        if options.get("type") == "env":
+            sources[options["target"]] = "secret"
+    return sources
+
+
+def looks_secret(variable: str) -> bool:
+    return variable.endswith(("_SECRET", "_KEY", "_PASS", "_TOKEN", "PASSWORD")) or variable in {
+        "AMQP_URL"
+    }
+
+
+@pytest.mark.parametrize("svc", APPS)
+def test_quadlet_env_is_complete_and_keeps_secrets_out_of_files(svc):
+    sources = quadlet_env(svc)
+    fields = {name.upper(): info for name, info in SETTINGS[svc].model_fields.items()}
+    # asyncpg reads PGPASSWORD when DATABASE_URL has none; auth reads OIDC_<NAME>_*.
+    unknown = {
+        v
+        for v in sources
+        if v not in fields
+        and v != "PGPASSWORD"
+        and not (svc == "auth" and oidc_providers_from_environ({v: "x"}))
+    }
+    assert not unknown, f"{svc} does not read {sorted(unknown)}"
+    missing = {v for v, info in fields.items() if info.is_required() and v not in sources}
+    assert not missing, f"{svc} would refuse to start without {sorted(missing)}"
+    for variable, source in sources.items():
+        if looks_secret(variable):
+            assert source == "secret", f"{svc}: {variable} from the {source}"
+    for value in read_env_example(QUADLETS / "env" / f"{svc}.env.example").values():
+        assert urlsplit(value).password is None, f"{svc}: a password in {value}"
+    if svc in DB_APPS:
+        url = urlsplit(read_env_example(QUADLETS / "env" / f"{svc}.env.example")["DATABASE_URL"])
+        assert (url.username, url.hostname, url.path) == (
+            f"sportslog_{svc}",
+            "postgres",
+            f"/sportslog_{svc}",
+        )
+        assert sources["PGPASSWORD"] == "secret"
+
+
+def test_quadlet_postgres_makes_the_roles_the_services_use():
+    unit = parse_unit(QUADLETS / "sportslog-postgres.container")
+    given = {secret.split(",")[0]: secret for secret in values(unit, "Container", "Secret")}
+    for svc in DB_APPS:
+        name = f"sportslog-{svc}-db-password"
+        assert f"target={svc.upper()}_DB_PASSWORD" in given[name]
+        app = parse_unit(QUADLETS / f"sportslog-{svc}.container")
+        assert f"{name},type=env,target=PGPASSWORD" in values(app, "Container", "Secret")
+    mounts = values(unit, "Container", "Volume")
+    assert any(
+        m.startswith("/etc/sports-log/postgres/init-databases.sh:/docker-entrypoint-initdb.d/")
+        for m in mounts
+    )
+
+
+def test_shared_settings_agree_across_env_examples():
+    examples = {svc: read_env_example(QUADLETS / "env" / f"{svc}.env.example") for svc in APPS}
+    for variable in ("JWT_ISSUER", "JWT_AUDIENCE", "APP_BASE_URL"):
+        seen = {svc: env[variable] for svc, env in examples.items() if variable in env}
+        assert len(seen) >= 2, variable
+        assert len(set(seen.values())) == 1, f"{variable}: {seen}"
+
+
 def dashboard_exprs(panels: list[dict[str, Any]]) -> list[str]:
     exprs = []
     for panel in panels:
@@ -314,13 +435,14 @@ def test_grafana_dashboard_provider_points_at_mounted_dir(compose):
     assert paths <= mounts
 
 
-def test_prometheus_scrapes_every_service():
+def test_prometheus_scrapes_every_container_of_every_service():
     config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
-    targets = {
-        target
-        for job in config["scrape_configs"]
-        if job.get("metrics_path", "/metrics") == "/metrics"
-        for group in job.get("static_configs", [])
-        for target in group["targets"]
-    }
-    assert {f"{svc}:{port}" for svc, port in PORTS.items()} <= targets
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for svc, port in PORTS.items():
+        job = jobs[svc]
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        # DNS discovery, not a static target: one target per container behind the alias.
+        assert "static_configs" not in job
+        assert job["dns_sd_configs"] == [
+            {"names": [svc], "type": "A", "port": port, "refresh_interval": "15s"}
+        ]

@@ -281,6 +281,20 @@ ALERT_CASES: dict[str, dict[str, Any]] = {
             "5m": [{"severity": "critical", "job": "auth", "instance": "auth:8001"}],
         },
     },
+    "SportslogServiceAbsent": {
+        "series": {
+            # Every container of auth is removed at minute 5: its `up` series ends.
+            'up{job="auth", instance="10.89.0.5:8001"}': "1x5",
+            'up{job="gateway", instance="10.89.0.2:8000"}': "1x20",
+            'up{job="activities", instance="10.89.0.3:8002"}': "1x20",
+            'up{job="notifier", instance="10.89.0.4:8003"}': "1x20",
+        },
+        "evals": {
+            "4m": [],
+            # Gone at 5m, stale after 5 more minutes, then 2 minutes pending.
+            "15m": [{"severity": "critical", "job": "auth"}],
+        },
+    },
     "SportslogHigh5xxRate": {
         "series": {
             'http_requests_total{service="auth", status="200"}': "0+60x20",
