@@ -446,3 +446,58 @@ def test_prometheus_scrapes_every_container_of_every_service():
         assert job["dns_sd_configs"] == [
             {"names": [svc], "type": "A", "port": port, "refresh_interval": "15s"}
         ]
+
+
+def test_compose_names_only_what_exists(compose):
+    services = compose["services"]
+    declared_volumes = set(compose.get("volumes") or {})
+    declared_secrets = set(compose.get("secrets") or {})
+    example = (DEPLOY / "secrets.env.example").read_text()
+    for name, service in services.items():
+        for dep in service.get("depends_on") or {}:
+            assert dep in services, f"{name} depends on unknown {dep}"
+        for volume in service.get("volumes") or []:
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source} is not in the repository"
+            else:
+                assert source in declared_volumes, f"{name}: volume {source} is not declared"
+        for secret in service.get("secrets") or []:
+            assert (secret["source"] if isinstance(secret, dict) else secret) in declared_secrets
+        image = service["image"]
+        if "build" in service:
+            assert image == f"localhost/sportslog-{name}:latest"
+        else:
+            assert re.fullmatch(r"docker\.io/[\w./-]+:[\w.-]+", image), image
+            assert not image.endswith(":latest"), f"{name}: pin the image"
+    # Every ${VAR} compose reads is documented in the env file's example.
+    text = "\n".join(
+        line
+        for line in (ROOT / "compose.yaml").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    for variable in set(re.findall(r"\$\{([A-Z0-9_]+)", text)):
+        assert re.search(rf"^#? ?{variable}=", example, re.M), f"{variable} not in the example"
+
+
+def test_quadlets_name_only_units_and_images_that_exist():
+    units = {path.stem for path in QUADLETS.iterdir() if path.suffix == ".container"}
+    for path in QUADLETS.glob("*.container"):
+        unit = parse_unit(path)
+        for key in ("Requires", "After", "Wants"):
+            for dependency in " ".join(values(unit, "Unit", key)).split():
+                if dependency.startswith("sportslog"):
+                    assert dependency.removesuffix(".service") in units, (
+                        f"{path.name}: {dependency}"
+                    )
+                else:
+                    assert dependency == "network-online.target", f"{path.name}: {dependency}"
+        for network in values(unit, "Container", "Network"):
+            assert (QUADLETS / network).is_file()
+        (image,) = values(unit, "Container", "Image")
+        if image.startswith("localhost/"):
+            # Built by deploy/setup.sh --build from services/<name>/Containerfile.
+            name = image.removeprefix("localhost/sportslog-").removesuffix(":latest")
+            assert (ROOT / "services" / name / "Containerfile").is_file(), image
+        else:
+            assert not image.endswith(":latest"), f"{path.name}: pin the image"
