@@ -63,7 +63,10 @@ def create_app(settings: AuthSettings) -> FastAPI:
             connection = await stack.enter_async_context(broker(settings))
             await stack.enter_async_context(outbox_relay(pool, settings, connection))
             passwords = Passwords(
-                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+                settings.argon2_time_cost,
+                settings.argon2_memory_kib,
+                settings.argon2_parallelism,
+                threads=settings.password_hash_threads,
             )
             stack.callback(passwords.close)
             await stack.enter_async_context(periodic(THROTTLE_PRUNE_SECONDS, _pruner(pool)))

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may really use: its CPU affinity, capped by a cgroup v2 CPU
+    limit (a container's --cpus, a pod's limits.cpu), which os.cpu_count() ignores: on a
+    16-core node a 1-CPU pod would otherwise hash on 16 threads, each holding its argon2
+    memory while the kernel throttles them."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+
 
 class Passwords:
-    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    def __init__(
+        self, time_cost: int, memory_kib: int, parallelism: int, threads: int = 0
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
@@ -21,9 +42,10 @@ class Passwords:
             salt_len=16,
             type=Type.ID,
         )
-        # Threads = cores: hashing is CPU-bound, more threads only queue inside the GIL-free C.
+        # Threads = usable cores (threads=0): hashing is CPU-bound, more threads only queue
+        # inside the GIL-free C.
         self._pool = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 1, thread_name_prefix="argon2"
+            max_workers=threads or usable_cpus(), thread_name_prefix="argon2"
         )
         # A verify against this hash costs what a real one does (unknown-user timing).
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))

@@ -71,6 +71,8 @@ class AuthSettings(DatabaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Threads hashing passwords; 0 = the cores this process may use (cgroup CPU limit included).
+    password_hash_threads: int = Field(default=0, ge=0, le=64)
 
     # Sign-in with a provider: each one is enabled when its client id is set.
     google_client_id: str = ""
