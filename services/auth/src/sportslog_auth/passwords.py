@@ -31,9 +31,7 @@ def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
 
 
 class Passwords:
-    def __init__(
-        self, time_cost: int, memory_kib: int, parallelism: int, threads: int = 0
-    ) -> None:
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int, threads: int = 0) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
