@@ -30,6 +30,8 @@ e2e: sync
 	$(UV) run --no-sync pytest tests/e2e
 
 bench: sync
+	@command -v wrk >/dev/null || case " $(strip $(ONLY)) " in "  "|*" activities "*|*" gateway "*) \
+	  echo "make bench needs wrk, the load generator (Debian: sudo apt-get install wrk)"; exit 1;; esac
 	$(UV) run --no-sync python -m bench.run $(ONLY)
 
 up:

@@ -7,9 +7,7 @@ GET /activities?limit=20 requests/s at concurrency 32 (wrk); the latency of a ke
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -21,6 +19,7 @@ import asyncpg
 import httpx
 
 from bench.stack import bench_stack, percentile
+from bench.summary import Summary
 from sportslog_activities.pagination import Cursor, CursorSigner
 from sportslog_auth.keys import load_signing_keys
 from sportslog_auth.tokens import AccessTokenIssuer
@@ -72,22 +71,19 @@ def sequential_ms(url: str, token: str, n: int = SAMPLES) -> float:
     return percentile(samples, 0.5) * 1000
 
 
-async def main() -> None:
-    if shutil.which("wrk") is None:
-        print("activities: skipped, wrk is not installed (apt-get install wrk)")
-        return
+async def main(summary: Summary) -> None:
     async with bench_stack() as stack:
         stack.jwt_issuer = ISSUER
         with tempfile.TemporaryDirectory() as logs:
             processes = devstack.start(stack, Path(logs), services=("auth", "activities"))
             try:
                 await devstack.wait_ready(stack, processes, timeout=60)
-                await run(stack, Path(logs))
+                await run(stack, Path(logs), summary)
             finally:
                 devstack.stop(processes)
 
 
-async def run(stack: devstack.Stack, tmp: Path) -> None:
+async def run(stack: devstack.Stack, tmp: Path, summary: Summary) -> None:
     user_id = uuid.uuid4()
     keys = load_signing_keys(stack.key_file, [])
     token = AccessTokenIssuer(keys, ISSUER, AUDIENCE, 900).issue(
@@ -137,6 +133,12 @@ async def run(stack: devstack.Stack, tmp: Path) -> None:
         f"offset {DEPTH:,} {by_offset:6.2f} ms ({by_offset / first:4.1f}x)"
     )
     print(f"activities: POST /activities          {_load(posting)}")
+    summary.add(
+        "activities",
+        f"page {DEPTH:,} deep of {ROWS:,}: cursor vs offset",
+        f"{by_cursor:.2f} ms vs {by_offset:.2f} ms ({by_offset / by_cursor:.0f}x)",
+    )
+    summary.add("activities", "GET /activities?limit=20 req/s (direct)", f"{listing['rps']:.0f}")
 
 
 def _load(figures: dict[str, float]) -> str:
@@ -144,7 +146,3 @@ def _load(figures: dict[str, float]) -> str:
         f"{figures['rps']:7.0f} req/s  p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms"
         f"  (non-2xx {figures['errors']:.0f})"
     )
-
-
-if __name__ == "__main__":
-    asyncio.run(main())

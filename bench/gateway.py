@@ -4,8 +4,6 @@ the same request straight to the activities service, concurrency 32, one run; an
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,16 +13,14 @@ import httpx
 
 from bench.activities import wrk
 from bench.stack import bench_stack
+from bench.summary import Summary
 from sportslog_common import devstack
 from sportslog_common.devstack import with_database
 
 PASSWORD = "bench password 1"
 
 
-async def main() -> None:
-    if shutil.which("wrk") is None:
-        print("gateway: skipped, wrk is not installed (apt-get install wrk)")
-        return
+async def main(summary: Summary) -> None:
     env = {"RATE_LIMIT_DEFAULT": "100000000/minute", "RATE_LIMIT_AUTH": "100000000/minute"}
     async with bench_stack(env) as stack:
         with tempfile.TemporaryDirectory() as logs:
@@ -32,12 +28,14 @@ async def main() -> None:
             processes = devstack.start(stack, Path(logs), services=services)
             try:
                 await devstack.wait_ready(stack, processes, timeout=60)
-                await run(stack)
+                await run(stack, summary)
+                pids = {name: process.pid for name, process in processes.items()}
+                summary.rss("gateway", "after wrk load (peak)", pids, peak=True)
             finally:
                 devstack.stop(processes)
 
 
-async def run(stack: devstack.Stack) -> None:
+async def run(stack: devstack.Stack, summary: Summary) -> None:
     gateway = stack.url("gateway")
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         await client.post("/auth/register", json={"email": "gw@example.com", "password": PASSWORD})
@@ -72,11 +70,17 @@ async def run(stack: devstack.Stack) -> None:
         f"gateway: cost: {direct['rps'] / through['rps']:4.2f}x fewer req/s, "
         f"p50 {through['p50'] / direct['p50']:4.2f}x"
     )
+    summary.add(
+        "gateway",
+        "GET /activities req/s direct -> via gateway",
+        f"{direct['rps']:.0f} -> {through['rps']:.0f} ({direct['rps'] / through['rps']:.2f}x)",
+    )
+    summary.add(
+        "gateway",
+        "GET /activities p99 direct -> via gateway",
+        f"{direct['p99']:.2f} ms -> {through['p99']:.2f} ms",
+    )
     print(
         f"gateway: GET /health on the gateway alone {health['rps']:7.0f} req/s "
         f"p50 {health['p50']:6.2f} ms  p99 {health['p99']:6.2f} ms"
     )
-
-
-if __name__ == "__main__":
-    asyncio.run(main())

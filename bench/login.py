@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 
 from bench.stack import bench_stack, percentile
+from bench.summary import Summary
 from sportslog_common import devstack
 from sportslog_common.devstack import with_database
 
@@ -57,7 +58,7 @@ async def login_load(client: httpx.AsyncClient, email: str, stop_at: float) -> l
     return samples
 
 
-async def main() -> None:
+async def main(summary: Summary) -> None:
     # Production argon2 (the defaults) and no throttling in the way of one account's load.
     env = {"LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000", "LOGIN_MAX_FAILURES_PER_IP": "1000000"}
     async with bench_stack(env) as stack:
@@ -65,12 +66,15 @@ async def main() -> None:
             processes = devstack.start(stack, Path(logs), services=("auth",))
             try:
                 await devstack.wait_ready(stack, processes, timeout=60)
-                await run(stack)
+                await run(stack, summary)
+                summary.rss(
+                    "login", "after login load (peak)", {"auth": processes["auth"].pid}, peak=True
+                )
             finally:
                 devstack.stop(processes)
 
 
-async def run(stack: devstack.Stack) -> None:
+async def run(stack: devstack.Stack, summary: Summary) -> None:
     email = "bench@example.com"
     limits = httpx.Limits(max_connections=CONCURRENCY + 4)
     async with httpx.AsyncClient(base_url=stack.url("auth"), timeout=30, limits=limits) as client:
@@ -99,6 +103,13 @@ async def run(stack: devstack.Stack) -> None:
     print(f"login: {rate:6.1f} logins/s at concurrency {CONCURRENCY} (argon2id m=19456 t=2 p=1)")
     p50, p99 = percentile(logins, 0.5) * 1000, percentile(logins, 0.99) * 1000
     print(f"login: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+    summary.add("login", f"logins/s, concurrency {CONCURRENCY}, production argon2", f"{rate:.1f}")
+    quiet, busy = percentile(idle["/me"], 0.99) * 1000, percentile(loaded["/me"], 0.99) * 1000
+    summary.add(
+        "login",
+        "GET /me p99 idle -> under login load",
+        f"{quiet:.2f} ms -> {busy:.2f} ms ({busy / quiet:.1f}x)",
+    )
     for path in ("/me", "/health"):
         for label, q in (("p50", 0.5), ("p99", 0.99)):
             quiet, busy = percentile(idle[path], q) * 1000, percentile(loaded[path], q) * 1000

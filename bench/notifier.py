@@ -12,6 +12,7 @@ from pathlib import Path
 import aio_pika
 
 from bench.stack import bench_stack, percentile
+from bench.summary import Summary
 from sportslog_common import bus, devstack
 from sportslog_common.events import Envelope, UserDeleted
 from sportslog_common.testing import SmtpFake, wait_until
@@ -25,18 +26,18 @@ def goodbye(address: str) -> Envelope:
     return Envelope.wrap(UserDeleted(user_id=uuid.uuid4(), email=address), producer="bench")
 
 
-async def main() -> None:
+async def main(summary: Summary) -> None:
     smtp = SmtpFake()
     smtp.start()
     try:
         async with bench_stack() as stack:
             stack.smtp_port = smtp.port
-            await run(stack, smtp)
+            await run(stack, smtp, summary)
     finally:
         smtp.stop()
 
 
-async def run(stack: devstack.Stack, smtp: SmtpFake) -> None:
+async def run(stack: devstack.Stack, smtp: SmtpFake, summary: Summary) -> None:
     connection = await aio_pika.connect_robust(stack.amqp_url)
     channel = await connection.channel()
     await bus.declare_topology(channel, stack.events_exchange, stack.dead_letter_exchange)
@@ -59,6 +60,12 @@ async def run(stack: devstack.Stack, smtp: SmtpFake) -> None:
                 await publisher.publish(goodbye(address))
                 await asyncio.sleep(1 / STEADY_RATE)
             await wait_until(lambda: len(smtp.messages) >= QUEUED + STEADY, timeout=120)
+            summary.rss(
+                "notifier",
+                "after the drain (peak)",
+                {"notifier": processes["notifier"].pid},
+                peak=True,
+            )
         finally:
             devstack.stop(processes)
     await connection.close()
@@ -73,4 +80,10 @@ async def run(stack: devstack.Stack, smtp: SmtpFake) -> None:
         f"notifier: published -> accepted by SMTP at {STEADY_RATE:.0f}/s: "
         f"p50 {percentile(latencies, 0.5) * 1000:6.1f} ms  "
         f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
+    )
+    summary.add("notifier", f"emails/s draining {QUEUED} queued events", f"{QUEUED / drained:.1f}")
+    summary.add(
+        "notifier",
+        f"event -> email accepted at {STEADY_RATE:.0f}/s, p50 / p99",
+        f"{percentile(latencies, 0.5) * 1000:.1f} ms / {percentile(latencies, 0.99) * 1000:.1f} ms",
     )

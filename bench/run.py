@@ -7,6 +7,7 @@ import sys
 import time
 
 from bench import activities, gateway, login, notifier, startup
+from bench.summary import Summary
 
 BENCHMARKS = {
     "startup": startup.main,
@@ -19,10 +20,15 @@ BENCHMARKS = {
 
 def main() -> None:
     names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
+    summary = Summary()
     for name in names:
         started = time.monotonic()
-        asyncio.run(BENCHMARKS[name]())
+        asyncio.run(BENCHMARKS[name](summary))
         print(f"({name}: {time.monotonic() - started:.1f} s)\n")
+    print(summary.render())
 
 
 if __name__ == "__main__":

@@ -7,17 +7,11 @@ import tempfile
 from pathlib import Path
 
 from bench.stack import bench_stack
+from bench.summary import Summary, memory_kib
 from sportslog_common import devstack
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-async def main() -> None:
+async def main(summary: Summary) -> None:
     async with bench_stack() as stack:
         with tempfile.TemporaryDirectory() as logs:
             processes = devstack.start(stack, Path(logs))
@@ -30,9 +24,11 @@ async def main() -> None:
                 await asyncio.sleep(3)  # let start-up garbage settle before reading RSS
             finally:
                 pids = {name: p.pid for name, p in processes.items()}
-                rss = {name: rss_kib(pid) for name, pid in pids.items()}
+                rss = {name: memory_kib(pid) for name, pid in pids.items()}
+                summary.rss("startup", "idle", pids, peak=False)
                 devstack.stop(processes)
     print(f"startup: ready (4 services, fresh databases)   {cold:6.2f} s")
     print(f"startup: ready (4 services, migrated)          {warm:6.2f} s")
+    summary.add("startup", "4 services ready, fresh / migrated DBs", f"{cold:.2f} s / {warm:.2f} s")
     for name, kib in rss.items():
         print(f"startup: idle RSS {name:<11} {kib / 1024:7.1f} MiB")
