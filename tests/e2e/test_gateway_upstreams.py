@@ -1,6 +1,7 @@
-"""The gateway against upstreams that fail: down (503) and back, a dropped keep-alive
-connection (retried for idempotent requests), and a slow upstream (504). Each test runs an
-extra gateway process whose activities upstream goes through something we control."""
+"""The gateway against upstreams that fail: down (503) and back, killed with SIGKILL (503)
+and restarted, a dropped keep-alive connection (retried for idempotent requests), and a
+slow upstream (504). Each test runs an extra gateway process whose activities upstream
+goes through something we control."""
 
 import asyncio
 import contextlib
@@ -69,6 +70,32 @@ async def test_upstream_down_then_back(stack, extra_gateway, token):
 
         await wait_until(back, timeout=10, message="the upstream back")
     await proxy.stop()
+
+
+async def test_upstream_killed_then_restarted(stack, extra_gateway, token, tmp_path):
+    # A replica of activities (the stack's database and queue) that dies with SIGKILL.
+    config = dataclasses.replace(stack, ports={**stack.ports, "activities": free_port()})
+    replicas = []
+
+    async def start_replica():
+        replicas.append(devstack.start(config, tmp_path, services=("activities",)))
+        await devstack.wait_ready(config, replicas[-1], timeout=30)
+        return replicas[-1]["activities"]
+
+    try:
+        replica = await start_replica()
+        url = await extra_gateway(config.url("activities"))
+        async with httpx.AsyncClient(base_url=url, headers=token, timeout=10) as client:
+            assert (await client.get("/activities")).status_code == 200
+            replica.kill()
+            replica.wait()
+            down = await client.get("/activities")
+            assert (down.status_code, down.json()["code"]) == (503, "upstream_unavailable")
+            await start_replica()
+            assert (await client.get("/activities")).status_code == 200
+    finally:
+        for processes in replicas:
+            devstack.stop(processes)
 
 
 async def test_a_dropped_connection_is_retried_only_for_idempotent_requests(

@@ -23,6 +23,40 @@ else:
 Record = asyncpg.Record
 UniqueViolation = asyncpg.UniqueViolationError
 
+# PostgreSQL is away (down, unreachable, restarting, or our connection was killed): a
+# request that meets one of these is answered 503, never 500 (`http.install_error_handlers`).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # 08xxx: e.g. "connection was closed in the middle"
+    asyncpg.AdminShutdownError,  # 57P01: pg_terminate_backend, a fast shutdown
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, in recovery
+    asyncpg.TooManyConnectionsError,  # 53300
+    ConnectionError,  # refused or reset while (re)connecting
+    TimeoutError,  # no answer within command_timeout (or the connect timeout)
+    asyncpg.InterfaceError,  # only some: see `is_unavailable`
+    asyncpg.InternalClientError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL cannot be reached right now (not a bug of ours)."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        # A pooled connection that died under us (asyncpg's wording, stable for years);
+        # other interface errors are misuse, i.e. bugs.
+        return "connection is closed" in str(exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        # An idle pooled connection the server just terminated (FATAL 57P01 read, EOF not
+        # yet): the next query finds the protocol consuming that error, state 2
+        # (MagicStack/asyncpg#784, #1069). The pool replaces the connection afterwards.
+        return "another operation (2) is in progress" in str(exc)
+    return isinstance(exc, UNAVAILABLE_ERRORS)
+
+
+# asyncpg waits 60 s for a new connection by default: with PostgreSQL unreachable but not
+# refusing (a partition), a request needing a fresh pooled connection would hang that long,
+# far past the gateway's upstream timeout, instead of failing fast with a 503.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
 
 async def _init_connection(conn: Connection) -> None:
     # JSON columns come back as Python objects and go in from them.
@@ -36,6 +70,7 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float = 5,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     wait_seconds: float = 30,
 ) -> Pool:
     """Create the pool, retrying with backoff while PostgreSQL is still starting."""
@@ -53,6 +88,7 @@ async def create_pool(
                 min_size=min_size,
                 max_size=max_size,
                 command_timeout=command_timeout,
+                timeout=connect_timeout,
                 init=_init_connection,
             )
     return pool
@@ -60,7 +96,9 @@ async def create_pool(
 
 async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     """A connection outside the pool (LISTEN, advisory locks held for a while)."""
-    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        dsn, timeout=CONNECT_TIMEOUT_SECONDS
+    )
     await _init_connection(conn)
     return conn
 

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sportslog_common import db
 from sportslog_common.errors import (
     STATUS_CODES,
     AppError,
     InvalidJson,
     PayloadTooLarge,
+    UpstreamUnavailable,
     ValidationFailed,
 )
 
@@ -116,10 +118,22 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL away is a 503 the client may retry, not an internal error."""
+    if not db.is_unavailable(exc):  # an asyncpg interface or internal error: a bug
+        return await _unhandled(request, exc)
+    with structlog.contextvars.bound_contextvars(request_id=request_id_of(request)):
+        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+    error = UpstreamUnavailable("Service temporarily unavailable, try again shortly")
+    return error_response(request, error.status, error.body(), {"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in db.UNAVAILABLE_ERRORS:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)
 
 

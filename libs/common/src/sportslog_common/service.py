@@ -116,9 +116,17 @@ async def outbox_relay(
     await publisher.start()
     relay = OutboxRelay(pool, settings.database_url, publisher)
     await relay.start()
+
+    def wake(_: object) -> None:
+        # Back from a broker outage: publish what waited now, not when the relay's
+        # failure backoff (up to 30 s by then) runs out.
+        relay.wake()
+
+    connection.reconnect_callbacks.add(wake)
     try:
         yield relay
     finally:
+        connection.reconnect_callbacks.discard(wake)
         await relay.stop()
         await publisher.close()
 
