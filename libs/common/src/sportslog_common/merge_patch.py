@@ -4,6 +4,7 @@ replaces."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sportslog_common.errors import InvalidJson, ValidationFailed
@@ -39,7 +40,7 @@ def parse_patch(raw: bytes, what: str = "Patch") -> dict[str, Any]:
     """A request body that must be a JSON object (a merge patch), bounded in depth.
     Read by hand so that both application/json and application/merge-patch+json work."""
     try:
-        patch = json.loads(raw, parse_constant=_refuse_constant)
+        patch = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NonFinite:
         raise invalid(f"{what} must not contain NaN or Infinity") from None
     except RecursionError:
@@ -50,8 +51,13 @@ def parse_patch(raw: bytes, what: str = "Patch") -> dict[str, Any]:
         raise invalid(f"{what} must be a JSON object (an RFC 7396 merge patch)")
     if depth(patch) > MAX_DEPTH:
         raise invalid(f"{what} is nested deeper than {MAX_DEPTH} levels")
-    if "\\u0000" in json.dumps(patch):
+    text = json.dumps(patch, ensure_ascii=False)
+    if "\\u0000" in text:
         raise invalid(f"{what} must not contain NUL characters")  # jsonb cannot store them
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): jsonb refuses it too
+        raise invalid(f"{what} must be valid Unicode (no lone surrogates)") from None
     return patch
 
 
@@ -61,6 +67,14 @@ class _NonFinite(ValueError):
 
 def _refuse_constant(name: str) -> Any:
     raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    # "1e999" is no NaN/Infinity literal, yet parses to inf.
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
 
 
 def invalid(message: str) -> ValidationFailed:

@@ -225,13 +225,19 @@ def _check_device_data(device_data: dict[str, object] | None, max_bytes: int) ->
 
     try:
         # Python's JSON parser accepts NaN and Infinity; jsonb does not.
-        encoded = json.dumps(device_data, separators=(",", ":"), allow_nan=False)
+        encoded = json.dumps(
+            device_data, separators=(",", ":"), allow_nan=False, ensure_ascii=False
+        )
     except ValueError:
         raise invalid("must not contain NaN or Infinity") from None
     if "\\u0000" in encoded:
         raise invalid("must not contain NUL characters")
-    if len(encoded.encode()) > max_bytes:
-        raise invalid(f"is {len(encoded.encode())} bytes, over the limit of {max_bytes}")
+    try:
+        size = len(encoded.encode())
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): jsonb refuses it too
+        raise invalid("must be valid Unicode (no lone surrogates)") from None
+    if size > max_bytes:
+        raise invalid(f"is {size} bytes, over the limit of {max_bytes}")
 
 
 async def list_activities(
