@@ -1,21 +1,26 @@
 """One API description at the gateway: the services' OpenAPI documents merged, limited to
-the routes the gateway serves, with the bearer scheme on every protected operation."""
+the routes the gateway serves, with the bearer scheme on every protected operation and the
+error contract's bodies (DESIGN.md §4) where FastAPI documents them wrong or not at all."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import aiohttp
 import structlog
 
-from sportslog_common.errors import UpstreamUnavailable
+from sportslog_common.errors import ErrorBody, UpstreamUnavailable
 from sportslog_gateway.upstreams import route_for
 
 log = structlog.get_logger("sportslog.gateway.openapi")
 CACHE_SECONDS = 60.0
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
+# FastAPI's own 422 models: our handlers never answer with them.
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def merge(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -26,14 +31,17 @@ def merge(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
             route = route_for(path)
             if route is None:
                 continue  # /internal/*, /health, /metrics...: not served to clients
-            if route.protected:
-                operations = {
-                    method: {**operation, "security": [{"bearerAuth": []}]}
-                    for method, operation in operations.items()
-                }
-            paths[path] = operations
+            security: dict[str, Any] = {"security": [{"bearerAuth": []}]} if route.protected else {}
+            paths[path] = {
+                method: {**with_error_contract(operation), **security}
+                for method, operation in operations.items()
+            }
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(name, schema)
+    schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    for name in FASTAPI_VALIDATION_SCHEMAS:
+        if f'"#/components/schemas/{name}"' not in json.dumps([paths, schemas]):
+            schemas.pop(name, None)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -44,6 +52,24 @@ def merge(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": schemas, "securitySchemes": BEARER},
     }
+
+
+def with_error_contract(operation: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents its own 422 body, which our handlers never send, and not the 400
+    they send for a body that cannot be parsed (not JSON, not UTF-8, a broken multipart
+    form): every service answers both as an ErrorBody, through sportslog_common.http."""
+    responses = dict(operation.get("responses", {}))
+    if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+        responses["422"] = {
+            "description": "Validation failed (`validation_error`, the fields in `details`)",
+            "content": {"application/json": {"schema": ERROR_BODY}},
+        }
+    if "requestBody" in operation and "400" not in responses:
+        responses["400"] = {
+            "description": "The request body cannot be parsed (`invalid_json`)",
+            "content": {"application/json": {"schema": ERROR_BODY}},
+        }
+    return {**operation, "responses": responses}
 
 
 class OpenApiMerger:

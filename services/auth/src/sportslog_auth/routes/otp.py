@@ -42,7 +42,10 @@ async def request_phone_code(ctx: Ctx, user: User) -> MessageResponse:
     return MessageResponse(message=PHONE_CODE_SENT)
 
 
-@router.post("/me/phone/verify", responses={**InvalidCode.openapi(), **InvalidToken.openapi()})
+@router.post(
+    "/me/phone/verify",
+    responses={**InvalidCode.openapi(), **RateLimited.openapi(), **InvalidToken.openapi()},
+)
 async def verify_phone(body: PhoneCode, ctx: Ctx, user: User) -> MeResponse:
     await otp.verify_phone_code(ctx, user, body.code)
     return await profile.get_me(ctx, user)

@@ -12,7 +12,7 @@ from sportslog_auth.schemas import (
     ResetPasswordRequest,
     TokenResponse,
 )
-from sportslog_common.errors import InvalidToken
+from sportslog_common.errors import InvalidToken, RateLimited
 
 router = APIRouter(tags=["passwords"])
 
@@ -20,19 +20,29 @@ RESET_SENT = "If this address has an account, a link to reset the password is on
 RESET_DONE = "Your password was changed. Sign in with the new one."
 
 
-@router.post("/auth/forgot-password")
+@router.post("/auth/forgot-password", responses=RateLimited.openapi())
 async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
     await credentials.forgot_password(ctx, body.email)
     return MessageResponse(message=RESET_SENT)
 
 
-@router.post("/auth/reset-password", responses=InvalidOrExpiredToken.openapi())
+@router.post(
+    "/auth/reset-password",
+    responses={**InvalidOrExpiredToken.openapi(), **RateLimited.openapi()},
+)
 async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -> MessageResponse:
     await credentials.reset_password(ctx, body.token, body.new_password, client)
     return MessageResponse(message=RESET_DONE)
 
 
-@router.put("/me/password", responses={**InvalidCredentials.openapi(), **InvalidToken.openapi()})
+@router.put(
+    "/me/password",
+    responses={
+        **InvalidCredentials.openapi(),
+        **InvalidToken.openapi(),
+        **RateLimited.openapi(),
+    },
+)
 async def change_password(
     body: ChangePasswordRequest, ctx: Ctx, user: User, client: Client
 ) -> TokenResponse:

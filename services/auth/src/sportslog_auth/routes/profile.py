@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, status
 
 from sportslog_auth import profile
 from sportslog_auth.deps import Ctx, User
-from sportslog_auth.errors import InvalidCredentials, ReauthenticationRequired
+from sportslog_auth.errors import InvalidCode, InvalidCredentials, ReauthenticationRequired
 from sportslog_auth.schemas import DeleteAccountRequest, MeResponse, ProfileUpdate
-from sportslog_common.errors import InvalidToken, ValidationFailed
+from sportslog_common.errors import InvalidToken, RateLimited, ValidationFailed
 from sportslog_common.merge_patch import MERGE_PATCH_OPENAPI, parse_patch
 
 router = APIRouter(prefix="/me", tags=["profile"], responses=InvalidToken.openapi())
@@ -34,7 +34,12 @@ async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str,
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**InvalidCredentials.openapi(), **ReauthenticationRequired.openapi()},
+    responses={
+        **InvalidCredentials.openapi(),
+        **ReauthenticationRequired.openapi(),
+        **InvalidCode.openapi(),
+        **RateLimited.openapi(),
+    },
 )
 async def delete_account(body: DeleteAccountRequest, ctx: Ctx, user: User) -> None:
     await profile.delete_account(ctx, user, body.password, body.code)

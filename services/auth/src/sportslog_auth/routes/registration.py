@@ -12,6 +12,7 @@ from sportslog_auth.schemas import (
     TokenRequest,
     TokenResponse,
 )
+from sportslog_common.errors import RateLimited
 
 router = APIRouter(prefix="/auth", tags=["registration"])
 
@@ -25,12 +26,14 @@ async def register(body: RegisterRequest, ctx: Ctx) -> MessageResponse:
     return MessageResponse(message=REGISTERED)
 
 
-@router.post("/verify-email", responses=InvalidOrExpiredToken.openapi())
+@router.post(
+    "/verify-email", responses={**InvalidOrExpiredToken.openapi(), **RateLimited.openapi()}
+)
 async def verify_email(body: TokenRequest, ctx: Ctx, client: Client) -> TokenResponse:
     return await registration.verify_email(ctx, body.token, client)
 
 
-@router.post("/resend-verification")
+@router.post("/resend-verification", responses=RateLimited.openapi())
 async def resend_verification(body: EmailRequest, ctx: Ctx) -> MessageResponse:
     await registration.resend_verification(ctx, body.email)
     return MessageResponse(message=RESENT)
