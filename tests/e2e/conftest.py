@@ -4,6 +4,7 @@ RabbitMQ, the SMTP fake as the mail server, and drives them through the gateway 
 import base64
 import contextlib
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sportslog_common import devstack
 from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_common.testing import SmtpFake, TwilioFake, free_port, twilio
+from sportslog_common.testing.processes import ServiceProcesses
 from sportslog_common.testing.rabbitmq import new_broker_names
 
 
@@ -135,3 +137,23 @@ async def gateway(stack):
 @pytest.fixture
 def new_email():
     return lambda: f"e2e-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Service processes a test starts next to the stack; every one stopped afterwards."""
+    started = ServiceProcesses(tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+async def user_headers(gateway, smtp_server, new_email) -> dict[str, str]:
+    """A signed-up, verified user of the stack: its token is good at any service process
+    that shares the stack's signing key."""
+    email = new_email()
+    await gateway.post("/auth/register", json={"email": email, "password": "a long enough secret"})
+    mail = await smtp_server.wait_for(email)
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", mail.text()).group(1)  # type: ignore[union-attr]
+    r = await gateway.post("/auth/verify-email", json={"token": token})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

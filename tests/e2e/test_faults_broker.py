@@ -16,7 +16,6 @@ import pytest
 from sportslog_common.bus import queue_name, retry_queue_name
 from sportslog_common.testing import free_port, wait_until
 from sportslog_common.testing.postgres import with_database
-from sportslog_common.testing.processes import ServiceProcesses
 from sportslog_common.testing.rabbitmq_node import RabbitNode
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
@@ -32,13 +31,6 @@ async def rabbit_node(tmp_path):
         yield node
     finally:
         node.stop()
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = ServiceProcesses(tmp_path)
-    yield started
-    started.stop_all()
 
 
 def emails(prefix: str, count: int) -> list[str]:

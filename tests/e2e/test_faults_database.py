@@ -5,7 +5,6 @@ naming it, never a 500; back to normal when it returns)."""
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,29 +15,9 @@ import httpx
 import pytest
 
 from sportslog_common.testing import wait_until
-from sportslog_common.testing.holding_proxy import HoldingProxy
-from sportslog_common.testing.processes import ServiceProcesses
 from sportslog_common.testing.tcp_proxy import TcpProxy
 
-TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 PASSWORD = "a long enough secret"
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = ServiceProcesses(tmp_path)
-    yield started
-    started.stop_all()
-
-
-@pytest.fixture
-async def bearer(gateway, smtp_server, new_email):
-    """A signed-up user of the shared stack: its tokens are good at any activities process."""
-    email = new_email()
-    await gateway.post("/auth/register", json={"email": email, "password": PASSWORD})
-    mail = await smtp_server.wait_for(email)
-    r = await gateway.post("/auth/verify-email", json={"token": TOKEN.search(mail.text()).group(1)})
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 async def own_service(stack, create_database, processes, broker_names, service, postgres_url=None):
@@ -57,7 +36,7 @@ async def own_service(stack, create_database, processes, broker_names, service, 
     return config.url(service), database, process
 
 
-def request_for(service, bearer):
+def request_for(service, user_headers):
     """One representative write of `service`: a registration, a new activity."""
 
     async def send(client: httpx.AsyncClient) -> httpx.Response:
@@ -66,7 +45,7 @@ def request_for(service, bearer):
             return await client.post("/auth/register", json={"email": email, "password": PASSWORD})
         started_at = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=uuid.uuid4().int % 10**8)
         body = {"activity_type": "run", "started_at": started_at.isoformat(), "duration_secs": 60}
-        return await client.post("/activities", json=body, headers=bearer)
+        return await client.post("/activities", json=body, headers=user_headers)
 
     return send
 
@@ -101,13 +80,13 @@ async def test_killed_database_connections_under_load_recover_without_restart(
     processes,
     broker_names,
     postgres_admin_url,
-    bearer,
+    user_headers,
     smtp_server,
 ):
     url, database, process = await own_service(
         stack, create_database, processes, broker_names, service
     )
-    send = request_for(service, bearer)
+    send = request_for(service, user_headers)
     responses: list[httpx.Response] = []
     sent: list[str] = []  # auth: the addresses of the registrations answered 202
     stop = asyncio.Event()
@@ -161,7 +140,7 @@ async def test_killed_database_connections_under_load_recover_without_restart(
 
 @pytest.mark.parametrize("service", ["auth", "activities"])
 async def test_database_unreachable_is_503_then_recovers(
-    service, stack, create_database, processes, broker_names, postgres_admin_url, bearer
+    service, stack, create_database, processes, broker_names, postgres_admin_url, user_headers
 ):
     target = urlsplit(postgres_admin_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
@@ -173,7 +152,7 @@ async def test_database_unreachable_is_503_then_recovers(
         url, _, process = await own_service(
             stack, create_database, processes, broker_names, service, postgres_url=through_proxy
         )
-        send = request_for(service, bearer)
+        send = request_for(service, user_headers)
         async with httpx.AsyncClient(base_url=url, timeout=15) as client:
             assert (await send(client)).is_success
 
@@ -198,11 +177,11 @@ async def test_database_unreachable_is_503_then_recovers(
 
 
 async def test_database_stalled_is_503_after_the_command_timeout(
-    stack, create_database, processes, broker_names, postgres_admin_url, bearer
+    stack, create_database, processes, broker_names, postgres_admin_url, user_headers
 ):
     # Packets to PostgreSQL go nowhere (a partition), rather than being refused.
     target = urlsplit(postgres_admin_url)
-    proxy = HoldingProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
     try:
         through_proxy = target._replace(
@@ -211,7 +190,7 @@ async def test_database_stalled_is_503_after_the_command_timeout(
         url, _, process = await own_service(
             stack, create_database, processes, broker_names, "activities", through_proxy
         )
-        send = request_for("activities", bearer)
+        send = request_for("activities", user_headers)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             assert (await send(client)).is_success
             proxy.hold()

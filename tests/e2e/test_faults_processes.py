@@ -10,7 +10,6 @@ upstream), counted there, and released only once the signal has closed the liste
 
 import asyncio
 import dataclasses
-import re
 import signal
 import time
 import uuid
@@ -24,31 +23,12 @@ import pytest
 
 from sportslog_common.bus import retry_queue_name
 from sportslog_common.testing import free_port, wait_until
-from sportslog_common.testing.holding_proxy import HoldingProxy
 from sportslog_common.testing.postgres import with_database
-from sportslog_common.testing.processes import ServiceProcesses
+from sportslog_common.testing.tcp_proxy import TcpProxy
 
-TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 PASSWORD = "a long enough secret"
 GRACE_SECONDS = 20  # uvicorn's timeout_graceful_shutdown (sportslog_common.service.serve)
 IN_FLIGHT = 6
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = ServiceProcesses(tmp_path)
-    yield started
-    started.stop_all()
-
-
-@pytest.fixture
-async def bearer(gateway, smtp_server, new_email):
-    email = new_email()
-    await gateway.post("/auth/register", json={"email": email, "password": PASSWORD})
-    mail = await smtp_server.wait_for(email)
-    token = TOKEN.search(mail.text()).group(1)
-    r = await gateway.post("/auth/verify-email", json={"token": token})
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 class TableLock:
@@ -89,7 +69,7 @@ class TableLock:
 class UpstreamStall:
     """Stalls the gateway on its upstream: the proxy in between holds what it forwards."""
 
-    def __init__(self, proxy: HoldingProxy) -> None:
+    def __init__(self, proxy: TcpProxy) -> None:
         self.proxy = proxy
 
     async def hold(self) -> None:
@@ -120,8 +100,8 @@ async def refused(url: str) -> bool:
 async def holding_proxies():
     proxies = []
 
-    async def start(port: int) -> HoldingProxy:
-        proxy = HoldingProxy("127.0.0.1", port)
+    async def start(port: int) -> TcpProxy:
+        proxy = TcpProxy("127.0.0.1", port)
         await proxy.start()
         proxies.append(proxy)
         return proxy
@@ -132,7 +112,7 @@ async def holding_proxies():
 
 
 async def service_to_stall(
-    service, stack, processes, create_database, holding_proxies, broker_names, bearer
+    service, stack, processes, create_database, holding_proxies, broker_names, user_headers
 ):
     """`service` started for the test: (base url, process, one request, its stall)."""
     if service == "gateway":
@@ -142,7 +122,7 @@ async def service_to_stall(
         )
 
         async def list_activities(client):
-            return await client.get("/activities", headers=bearer)
+            return await client.get("/activities", headers=user_headers)
 
         return config.url("gateway"), process, list_activities, UpstreamStall(proxy)
 
@@ -164,7 +144,7 @@ async def service_to_stall(
             return await client.post("/auth/register", json={"email": email, "password": PASSWORD})
         started_at = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=uuid.uuid4().int % 10**8)
         body = {"activity_type": "run", "started_at": started_at.isoformat(), "duration_secs": 60}
-        return await client.post("/activities", json=body, headers=bearer)
+        return await client.post("/activities", json=body, headers=user_headers)
 
     table = "users" if service == "auth" else "activities"
     return config.url(service), process, write, TableLock(db_url, table)
@@ -172,10 +152,10 @@ async def service_to_stall(
 
 @pytest.mark.parametrize("service", ["auth", "activities", "gateway"])
 async def test_sigterm_lets_the_requests_in_flight_finish(
-    service, stack, processes, create_database, holding_proxies, broker_names, bearer
+    service, stack, processes, create_database, holding_proxies, broker_names, user_headers
 ):
     url, process, send, stall = await service_to_stall(
-        service, stack, processes, create_database, holding_proxies, broker_names, bearer
+        service, stack, processes, create_database, holding_proxies, broker_names, user_headers
     )
 
     async def all_held() -> bool:

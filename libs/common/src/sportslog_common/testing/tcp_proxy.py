@@ -1,4 +1,5 @@
-"""A TCP proxy a test can cut and restore, to take a real server "down" for one client."""
+"""A TCP proxy a test can cut and restore, to take a real server "down" for one client, or
+hold, to stall it while counting the requests in flight."""
 
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._drop_next = 0
         self.accepted = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._held: set[int] = set()
+
+    @property
+    def held(self) -> int:
+        """Connections whose client bytes wait for `release`: the requests in flight."""
+        return len(self._held)
+
+    def hold(self) -> None:
+        """Keep what clients send from here on (a server that stalls) until `release`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     def drop_next(self, count: int = 1) -> None:
         """Accept the next `count` connections and close them at once, unanswered (what a
@@ -40,12 +56,14 @@ class TcpProxy:
         await self.start()
 
     async def stop(self) -> None:
+        self.release()
         await self.cut()
         for task in list(self._tasks):
             task.cancel()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        connection = self.accepted  # before any await: other accepts run meanwhile
         if self._drop_next:
             self._drop_next -= 1
             with contextlib.suppress(Exception):
@@ -58,19 +76,29 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(src, dst))
+        for src, dst, held in ((reader, up_writer, connection), (up_reader, writer, None)):
+            task = asyncio.create_task(self._pipe(src, dst, held))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, holdable: int | None
+    ) -> None:
+        """Copy src to dst; the client-to-server side (`holdable` = its connection) waits
+        while the proxy holds."""
         try:
             while data := await src.read(65536):
+                if holdable is not None and not self._open.is_set():
+                    self._held.add(holdable)
+                    await self._open.wait()
+                    self._held.discard(holdable)
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            if holdable is not None:
+                self._held.discard(holdable)
             self._writers.discard(dst)
             with contextlib.suppress(Exception):
                 dst.transport.abort()
