@@ -11,7 +11,6 @@ without a probe here fails test_every_text_field_has_a_probe.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import uuid
@@ -24,9 +23,8 @@ import httpx
 import jwt
 import pytest
 
-from sportslog_common import devstack
 from sportslog_common.merge_patch import merge_patch
-from sportslog_common.testing import free_port
+from sportslog_common.testing.processes import ServiceProcesses
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 PASSWORD = "a long enough secret"
@@ -335,19 +333,15 @@ PROBES: dict[tuple[str, str, str], Probe] = {
 async def api(stack, tmp_path_factory):
     """A gateway of its own, so these few thousand requests from 127.0.0.1 neither hit the
     per-client default limit nor eat the budget of the other e2e tests."""
-    config = dataclasses.replace(
-        stack,
-        ports={**stack.ports, "gateway": free_port()},
-        extra_env={**stack.extra_env, "RATE_LIMIT_DEFAULT": "1000000/minute"},
-    )
-    log_dir = tmp_path_factory.mktemp("attacks-input-gateway")
-    processes = devstack.start(config, log_dir, services=("gateway",))
+    processes = ServiceProcesses(tmp_path_factory.mktemp("attacks-input-gateway"))
     try:
-        await devstack.wait_ready(config, processes, timeout=30)
+        config = await processes.start_beside(
+            stack, "gateway", extra_env={"RATE_LIMIT_DEFAULT": "1000000/minute"}
+        )
         async with httpx.AsyncClient(base_url=config.url("gateway"), timeout=30) as client:
             yield client
     finally:
-        devstack.stop(processes)
+        processes.stop_all()
 
 
 async def _signup(client: httpx.AsyncClient, smtp_server) -> User:

@@ -22,8 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sportslog_common import devstack
-from sportslog_common.testing import free_port
+from sportslog_common.testing.processes import ServiceProcesses
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 SIX_DIGITS = re.compile(r"\b(\d{6})\b")
@@ -52,27 +51,21 @@ class Account:
 
 @pytest.fixture(scope="module")
 async def api(stack, tmp_path_factory):
-    config = dataclasses.replace(
-        stack,
-        ports={**stack.ports, "auth": free_port(), "gateway": free_port()},
-        extra_env={
-            **stack.extra_env,
-            # The defaults (DESIGN.md §8): m=19456 KiB, t=2, p=1.
-            "ARGON2_TIME_COST": "2",
-            "ARGON2_MEMORY_KIB": "19456",
-            "ARGON2_PARALLELISM": "1",
-            "RATE_LIMIT_DEFAULT": "1000000/minute",
-            "RATE_LIMIT_AUTH": "1000000/minute",
-        },
-    )
-    log_dir = tmp_path_factory.mktemp("enumeration")
-    processes = devstack.start(config, log_dir, services=("auth", "gateway"))
+    processes = ServiceProcesses(tmp_path_factory.mktemp("enumeration"))
+    env = {
+        # The defaults (DESIGN.md §8): m=19456 KiB, t=2, p=1.
+        "ARGON2_TIME_COST": "2",
+        "ARGON2_MEMORY_KIB": "19456",
+        "ARGON2_PARALLELISM": "1",
+        "RATE_LIMIT_DEFAULT": "1000000/minute",
+        "RATE_LIMIT_AUTH": "1000000/minute",
+    }
     try:
-        await devstack.wait_ready(config, processes, timeout=30)
+        config = await processes.start_beside(stack, "auth", "gateway", extra_env=env)
         async with httpx.AsyncClient(base_url=config.url("gateway"), timeout=30) as client:
             yield client
     finally:
-        devstack.stop(processes)
+        processes.stop_all()
 
 
 async def _register(api: httpx.AsyncClient, email: str) -> None:

@@ -138,17 +138,22 @@ async def test_killed_database_connections_under_load_recover_without_restart(
             await smtp_server.wait_for(email, timeout=30)
 
 
+async def postgres_proxy(admin_url: str) -> tuple[TcpProxy, str]:
+    """A proxy to PostgreSQL, started, and the admin URL through it: cut or hold it to
+    take the database away from one service."""
+    target = urlsplit(admin_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    netloc = f"{target.username or 'postgres'}@127.0.0.1:{proxy.port}"
+    return proxy, target._replace(netloc=netloc).geturl()
+
+
 @pytest.mark.parametrize("service", ["auth", "activities"])
 async def test_database_unreachable_is_503_then_recovers(
     service, stack, create_database, processes, broker_names, postgres_admin_url, user_headers
 ):
-    target = urlsplit(postgres_admin_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
+    proxy, through_proxy = await postgres_proxy(postgres_admin_url)
     try:
-        through_proxy = target._replace(
-            netloc=f"{target.username or 'postgres'}@127.0.0.1:{proxy.port}"
-        ).geturl()
         url, _, process = await own_service(
             stack, create_database, processes, broker_names, service, postgres_url=through_proxy
         )
@@ -180,13 +185,8 @@ async def test_database_stalled_is_503_after_the_command_timeout(
     stack, create_database, processes, broker_names, postgres_admin_url, user_headers
 ):
     # Packets to PostgreSQL go nowhere (a partition), rather than being refused.
-    target = urlsplit(postgres_admin_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
+    proxy, through_proxy = await postgres_proxy(postgres_admin_url)
     try:
-        through_proxy = target._replace(
-            netloc=f"{target.username or 'postgres'}@127.0.0.1:{proxy.port}"
-        ).geturl()
         url, _, process = await own_service(
             stack, create_database, processes, broker_names, "activities", through_proxy
         )

@@ -9,7 +9,6 @@ loop, which must keep running while auth talks to them (GET /auth/login/{provide
 the provider's discovery document)."""
 
 import asyncio
-import dataclasses
 import os
 import re
 from datetime import timedelta
@@ -20,8 +19,7 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
-from sportslog_common import devstack
-from sportslog_common.testing import free_port
+from sportslog_common.testing.processes import ServiceProcesses
 
 # Cases per operation and generation mode, from a fixed seed: every run sends the same cases.
 # SCHEMATHESIS_MAX_EXAMPLES and SCHEMATHESIS_SEED (other cases) dig deeper by hand.
@@ -41,22 +39,13 @@ async def fuzz_gateway(stack, tmp_path_factory):
     127.0.0.1, and RATE_LIMIT_DEFAULT (per client, per gateway process) would otherwise turn
     the run into 429s and spend the budget the other e2e tests share. The limits themselves
     are tested in services/gateway."""
-    config = dataclasses.replace(
-        stack,
-        ports={**stack.ports, "gateway": free_port()},
-        extra_env={
-            **stack.extra_env,
-            "RATE_LIMIT_DEFAULT": "1000000/minute",
-            "RATE_LIMIT_AUTH": "1000000/minute",
-        },
-    )
-    log_dir = tmp_path_factory.mktemp("schemathesis-gateway")
-    processes = devstack.start(config, log_dir, services=("gateway",))
+    processes = ServiceProcesses(tmp_path_factory.mktemp("schemathesis-gateway"))
+    limits = {"RATE_LIMIT_DEFAULT": "1000000/minute", "RATE_LIMIT_AUTH": "1000000/minute"}
     try:
-        await devstack.wait_ready(config, processes, timeout=30)
+        config = await processes.start_beside(stack, "gateway", extra_env=limits)
         yield config.url("gateway")
     finally:
-        devstack.stop(processes)
+        processes.stop_all()
 
 
 @pytest.fixture(scope="module")

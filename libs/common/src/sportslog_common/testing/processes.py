@@ -29,6 +29,15 @@ class ServiceProcesses:
             raise RuntimeError(f"{exc}\n{self.logs(*services)}") from exc
         return processes
 
+    async def start_beside(
+        self, stack: devstack.Stack, *services: str, extra_env: dict[str, str] | None = None
+    ) -> devstack.Stack:
+        """More `services` processes beside `stack`'s, on free ports, with `extra_env` added
+        to the stack's settings (e.g. rate limits out of a test's way); returns their config."""
+        config = beside(stack, *services, extra_env=extra_env)
+        await self.start(config, *services)
+        return config
+
     async def start_alone(
         self,
         stack: devstack.Stack,
@@ -41,13 +50,9 @@ class ServiceProcesses:
         """One more `service` process beside `stack`'s, on a free port: on its own
         `database` if given (else the stack's), with `changes` to the stack's settings
         (e.g. `postgres_url`, `events_exchange`)."""
-        config = dataclasses.replace(
-            stack,
-            databases={**stack.databases, **({service: database} if database else {})},
-            ports={**stack.ports, service: free_port()},
-            extra_env={**stack.extra_env, **(extra_env or {})},
-            **changes,
-        )
+        if database:
+            changes["databases"] = {**stack.databases, service: database}
+        config = beside(stack, service, extra_env=extra_env, **changes)
         started = await self.start(config, service)
         return config, started[service]
 
@@ -61,3 +66,18 @@ class ServiceProcesses:
 
     def stop_all(self) -> None:
         devstack.stop({str(i): p for i, p in enumerate(self._started)})
+
+
+def beside(
+    stack: devstack.Stack,
+    *services: str,
+    extra_env: dict[str, str] | None = None,
+    **changes: Any,
+) -> devstack.Stack:
+    """`stack`'s settings for more processes of `services`: free ports, `extra_env` added."""
+    return dataclasses.replace(
+        stack,
+        ports={**stack.ports, **{service: free_port() for service in services}},
+        extra_env={**stack.extra_env, **(extra_env or {})},
+        **changes,
+    )
