@@ -40,10 +40,10 @@ def envelope() -> Envelope:
     return Envelope.wrap(UserEmailVerified(user_id=uuid.uuid4()), producer="test")
 
 
-async def start_consumer(connection, broker_names, handler, **kwargs):
+async def start_consumer(connection, broker_names, handler, queue="probe", **kwargs):
     consumer = bus.Consumer(
         connection,
-        queue=broker_names.queue("probe"),
+        queue=broker_names.queue(queue),
         exchange=broker_names.exchange,
         dead_letter_exchange=broker_names.dead_letter_exchange,
         routing_keys=[ROUTING_KEY],
@@ -63,16 +63,22 @@ async def dead_letters(channel, broker_names):
     return found
 
 
+@pytest.mark.parametrize("exclusive", [False, True], ids=["durable", "per-replica"])
 async def test_failing_handler_is_retried_then_dead_lettered_with_reason(
-    connection, channel, publisher, broker_names
+    connection, channel, publisher, broker_names, exclusive
 ):
+    """A per-replica (exclusive) queue, like the gateway's revocations, parks a poison message
+    too, instead of requeueing it forever."""
     attempts = []
 
     async def always_fails(env: Envelope) -> None:
         attempts.append(env.id)
         raise RuntimeError("smtp down for ann@example.com")  # foreign text may quote data
 
-    consumer = await start_consumer(connection, broker_names, always_fails)
+    queue = "replica" if exclusive else "probe"
+    consumer = await start_consumer(
+        connection, broker_names, always_fails, queue=queue, exclusive=exclusive
+    )
     try:
         sent = envelope()
         await publisher.publish(sent)
@@ -87,12 +93,13 @@ async def test_failing_handler_is_retried_then_dead_lettered_with_reason(
         assert set(attempts) == {sent.id}
         assert dead[0].message_id == str(sent.id)
         assert dead[0].headers["x-error"] == f"failed {bus.DELIVERY_LIMIT} times: RuntimeError"
-        assert dead[0].headers["x-original-queue"] == broker_names.queue("probe")
+        assert dead[0].headers["x-original-queue"] == broker_names.queue(queue)
         assert Envelope.model_validate_json(dead[0].body) == sent
     finally:
         await consumer.stop()
-    probe = await channel.get_queue(broker_names.queue("probe"))
-    assert await probe.get(fail=False) is None
+    if not exclusive:  # (the per-replica queue went with its consumer)
+        probe = await channel.get_queue(broker_names.queue("probe"))
+        assert await probe.get(fail=False) is None
 
 
 async def test_permanent_error_is_dead_lettered_at_once(

@@ -349,14 +349,17 @@ class Consumer:
     async def _retry_later(self, message: AbstractIncomingMessage, delay: float) -> None:
         """Park a copy in the retry queue for `delay` seconds, then ack this delivery."""
         assert self._dead_channel is not None
-        if self._exclusive:  # a per-replica queue has no retry queue: requeue after a pause
+        target, expiration = retry_queue_name(self.queue_name), max(0.001, delay)
+        if self._exclusive:
+            # A per-replica queue has no retry queue (and a classic queue counts no
+            # redeliveries): pause, then put a counted copy back on the queue itself, so a
+            # poison message reaches the dead letters after `max_attempts` like anywhere else.
             await asyncio.sleep(delay)
-            await message.nack(requeue=True)
-            return
-        copy = _copy(message, {"x-retries": _retries(message) + 1}, expiration=max(0.001, delay))
+            target, expiration = self.queue_name, None
+        copy = _copy(message, {"x-retries": _retries(message) + 1}, expiration=expiration)
         try:
             await self._dead_channel.default_exchange.publish(
-                copy, routing_key=retry_queue_name(self.queue_name), mandatory=True, timeout=10
+                copy, routing_key=target, mandatory=True, timeout=10
             )
         except Exception:
             log.exception("retry_publish_failed")
