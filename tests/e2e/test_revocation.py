@@ -5,6 +5,7 @@ import re
 import time
 
 import jwt
+import pytest
 
 from sportslog_common.testing import wait_until
 
@@ -89,3 +90,70 @@ async def test_a_deleted_accounts_token_is_refused(gateway, smtp_server, new_ema
     )
     assert r.status_code == 204
     assert await refused_within(gateway, tokens) < 1.0
+
+
+RUN = {"activity_type": "run", "started_at": "2026-06-01T07:00:00Z", "duration_secs": 60}
+
+
+async def activity_count(stack, user_id: str) -> int:
+    import asyncpg
+
+    from sportslog_common.devstack import with_database
+
+    conn = await asyncpg.connect(with_database(stack.postgres_url, stack.databases["activities"]))
+    try:
+        return int(
+            await conn.fetchval("SELECT count(*) FROM activities WHERE user_id = $1::uuid", user_id)
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("revoked_first", [False, True], ids=["valid-first", "revoked-first"])
+async def test_a_revoked_token_cannot_ride_behind_a_valid_one(
+    gateway, smtp_server, new_email, stack, revoked_first
+):
+    """The gateway checked one Authorization header and the service read another: two
+    headers, or two credentials in one, are refused before anything is checked or written."""
+    valid = await signup(gateway, smtp_server, new_email())
+    revoked = await signup(gateway, smtp_server, new_email())
+    revoked_id = (await gateway.get("/me", headers=bearer(revoked))).json()["id"]
+    assert (await gateway.post("/auth/logout", headers=bearer(revoked))).status_code == 204
+    await refused_within(gateway, revoked)
+    pair = [bearer(valid)["Authorization"], bearer(revoked)["Authorization"]]
+    if revoked_first:
+        pair.reverse()
+    for headers in (
+        [("Authorization", value) for value in pair],
+        [("Authorization", ", ".join(pair))],
+    ):
+        r = await gateway.post("/activities", json=RUN, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_request")
+        r = await gateway.get("/me", headers=headers)
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_request")
+    assert await activity_count(stack, revoked_id) == 0
+
+
+async def test_a_deleted_users_token_writes_nothing_after_the_purge(
+    gateway, smtp_server, new_email, stack
+):
+    password = "a long enough secret"
+    valid = await signup(gateway, smtp_server, new_email())
+    deleted = await signup(gateway, smtp_server, new_email(), password)
+    deleted_id = (await gateway.get("/me", headers=bearer(deleted))).json()["id"]
+    assert (await gateway.post("/activities", json=RUN, headers=bearer(deleted))).status_code == 201
+    r = await gateway.request("DELETE", "/me", json={"password": password}, headers=bearer(deleted))
+    assert r.status_code == 204
+
+    async def purged():
+        return await activity_count(stack, deleted_id) == 0
+
+    await wait_until(purged, timeout=15, message="the purge")
+    for headers in (
+        bearer(deleted),
+        [("Authorization", bearer(valid)["Authorization"]), *bearer(deleted).items()],
+        [*bearer(deleted).items(), ("Authorization", bearer(valid)["Authorization"])],
+    ):
+        r = await gateway.post("/activities", json=RUN, headers=headers)
+        assert r.status_code in (400, 401), r.text
+    assert await activity_count(stack, deleted_id) == 0

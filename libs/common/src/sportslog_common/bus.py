@@ -349,7 +349,8 @@ class Consumer:
     async def _retry_later(self, message: AbstractIncomingMessage, delay: float) -> None:
         """Park a copy in the retry queue for `delay` seconds, then ack this delivery."""
         assert self._dead_channel is not None
-        target, expiration = retry_queue_name(self.queue_name), max(0.001, delay)
+        target = retry_queue_name(self.queue_name)
+        expiration: float | None = max(0.001, delay)
         if self._exclusive:
             # A per-replica queue has no retry queue (and a classic queue counts no
             # redeliveries): pause, then put a counted copy back on the queue itself, so a

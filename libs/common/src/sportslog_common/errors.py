@@ -44,6 +44,14 @@ class InvalidJson(AppError):
     status, code, message = 400, "invalid_json", "Request body is not valid JSON"
 
 
+class InvalidRequest(AppError):
+    status, code, message = 400, "invalid_request", "The request is malformed"
+
+
+class CorsOriginNotAllowed(AppError):
+    status, code, message = 403, "cors_origin_not_allowed", "This origin may not call the API"
+
+
 class ValidationFailed(AppError):
     status, code, message = 422, "validation_error", "Request validation failed"
 

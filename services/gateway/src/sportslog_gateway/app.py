@@ -17,7 +17,7 @@ from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
-from sportslog_gateway.auth import require_token, token_state_fetcher
+from sportslog_gateway.auth import require_token, single_authorization, token_state_fetcher
 from sportslog_gateway.clients import client_ip, parse_trusted
 from sportslog_gateway.openapi import OpenApiMerger
 from sportslog_gateway.ratelimit import RateLimits
@@ -141,14 +141,19 @@ def create_app(
         if route is None:
             raise NotFound()
         request.scope.setdefault("state", {})["route_template"] = route.template
+        credential = proxy.Credential(single_authorization(request))
         if route.protected:
-            await require_token(request.app.state.verifier, request.app.state.revocations, request)
+            claims = await require_token(
+                request.app.state.verifier, request.app.state.revocations, credential.authorization
+            )
+            credential = proxy.Credential(credential.authorization, claims)
         response = await proxy.forward(
             request.app.state.session,
             request,
             upstream_name=route.upstream,
             base_url=upstream_urls[route.upstream],
             client_ip=client,
+            credential=credential,
             timeout=settings.upstream_timeout_seconds,
         )
         response.headers.update(limit_headers)

@@ -7,17 +7,27 @@ import uuid
 import aiohttp
 from fastapi import Request
 
-from sportslog_common.errors import InvalidToken
+from sportslog_common.errors import InvalidRequest, InvalidToken
 from sportslog_common.jwt import AccessClaims, JwksVerifier, bearer_token
 from sportslog_gateway.metrics import AUTH_FAILURES
 from sportslog_gateway.revocations import Fetch, RevocationCache, TokenState
 
 
+def single_authorization(request: Request) -> str | None:
+    """The request's one Authorization value. Two headers, or two values joined by a comma,
+    are refused: a gateway that checks one credential while a service reads another lets a
+    revoked token ride behind a valid one."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1 or any("," in value for value in values):
+        raise InvalidRequest("Send exactly one Authorization header with one credential")
+    return values[0] if values else None
+
+
 async def require_token(
-    verifier: JwksVerifier, revocations: RevocationCache, request: Request
+    verifier: JwksVerifier, revocations: RevocationCache, authorization: str | None
 ) -> AccessClaims:
     try:
-        claims = await verifier.verify(bearer_token(request.headers.get("authorization")))
+        claims = await verifier.verify(bearer_token(authorization))
         await revocations.check(claims)
     except InvalidToken as exc:
         AUTH_FAILURES.labels(exc.reason).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 
 import aiohttp
 import yarl
@@ -12,6 +13,7 @@ from starlette.responses import StreamingResponse
 
 from sportslog_common.errors import UpstreamTimeout, UpstreamUnavailable
 from sportslog_common.http import request_id_of
+from sportslog_common.jwt import AccessClaims
 from sportslog_gateway.metrics import UPSTREAM_DURATION
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus the ones the gateway sets itself.
@@ -33,6 +35,9 @@ HOP_BY_HOP = frozenset(
         "x-request-id",
     }
 )
+# Never relayed from the client: the gateway sets the credential it verified and the
+# identity it verified it for, so no service ever reads a client's word for who it is.
+IDENTITY_HEADERS = frozenset({"authorization", "x-user-id", "x-token-version"})
 RESPONSE_SKIP = frozenset({*HOP_BY_HOP - {"content-length"}, "server", "date"})
 
 
@@ -60,12 +65,30 @@ async def _body(request: Request) -> bytes | AsyncIterable[bytes]:
     return request.stream()
 
 
-def _forward_headers(request: Request, client_ip: str) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+@dataclass(frozen=True)
+class Credential:
+    """What the gateway checked: the one Authorization value and, on a protected route, the
+    identity it proved."""
+
+    authorization: str | None
+    claims: AccessClaims | None = None
+
+
+def _forward_headers(request: Request, client_ip: str, credential: Credential) -> dict[str, str]:
+    headers = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() not in HOP_BY_HOP and k.lower() not in IDENTITY_HEADERS
+    }
     # The gateway is the trust boundary: it states who the client is, it doesn't relay claims.
     headers["X-Forwarded-For"] = client_ip
     headers["X-Forwarded-Proto"] = request.url.scheme
     headers["X-Request-ID"] = request_id_of(request)
+    if credential.authorization is not None:
+        headers["Authorization"] = credential.authorization
+    if credential.claims is not None:
+        headers["X-User-Id"] = credential.claims.sub
+        headers["X-Token-Version"] = str(credential.claims.ver)
     return headers
 
 
@@ -76,6 +99,7 @@ async def forward(
     upstream_name: str,
     base_url: str,
     client_ip: str,
+    credential: Credential,
     timeout: float,
 ) -> StreamingResponse:
     # The path exactly as the client sent it (already checked canonical), never re-encoded.
@@ -93,7 +117,7 @@ async def forward(
         upstream = await session.request(
             request.method,
             yarl.URL(url, encoded=True),
-            headers=_forward_headers(request, client_ip),
+            headers=_forward_headers(request, client_ip, credential),
             data=body or None,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout, connect=1.0),

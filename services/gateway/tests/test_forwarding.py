@@ -1,0 +1,102 @@
+"""What the gateway hands an upstream: exactly the credential it verified, the identity it
+verified it for, and never a partial body.
+
+The upstream here is a probe that records each request it receives (and, standing in for
+auth's internal endpoint as TokenMint stands in for its JWKS, says every token is current).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from aiohttp import web
+from asgi_lifespan import LifespanManager
+
+from sportslog_common.testing import free_port
+from sportslog_gateway.app import create_app
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass
+class Probe:
+    url: str
+    seen: list[Seen] = field(default_factory=list)
+
+    def header(self, name: str) -> list[str]:
+        return [v for k, v in self.seen[-1].headers if k.lower() == name.lower()]
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[Probe]:
+    port = free_port()
+    found = Probe(f"http://127.0.0.1:{port}")
+
+    async def record(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path.startswith("/internal/"):
+            return web.json_response({"token_version": 0, "revoked_sessions": []})
+        found.seen.append(Seen(request.method, request.path, list(request.headers.items()), body))
+        return web.json_response({"ok": True})
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield found
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def through(settings, mint, probe) -> AsyncIterator[httpx.AsyncClient]:
+    updated = settings.model_copy(update={"auth_url": probe.url, "activities_url": probe.url})
+    app = create_app(updated, jwks_transport=mint.transport())
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+            yield c
+
+
+async def test_the_upstream_gets_the_verified_token_and_identity_never_the_clients(
+    through, probe, mint
+):
+    user = uuid.uuid4()
+    token = mint.token(user, ver=3)
+    forged = {"X-User-Id": str(uuid.uuid4()), "X-Token-Version": "99"}
+    r = await through.get("/activities", headers={"Authorization": f"Bearer {token}", **forged})
+    assert r.status_code == 200
+    assert probe.header("authorization") == [f"Bearer {token}"]
+    assert probe.header("x-user-id") == [str(user)]
+    assert probe.header("x-token-version") == ["3"]
+
+
+async def test_client_identity_headers_are_stripped_on_public_routes(through, probe):
+    r = await through.post(
+        "/auth/login", json={}, headers={"X-User-Id": str(uuid.uuid4()), "X-Token-Version": "1"}
+    )
+    assert r.status_code == 200
+    assert probe.header("x-user-id") == []
+    assert probe.header("x-token-version") == []
+
+
+@pytest.mark.parametrize("path", ["/activities", "/auth/refresh"])
+async def test_two_credentials_are_refused_before_anything_is_forwarded(through, probe, mint, path):
+    one, two = mint.headers()["Authorization"], mint.headers()["Authorization"]
+    for headers in (
+        [("Authorization", one), ("Authorization", two)],
+        {"Authorization": f"{one}, {two}"},
+    ):
+        r = await through.post(path, json={}, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_request")
+    assert probe.seen == []
