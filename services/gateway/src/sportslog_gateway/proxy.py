@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -52,17 +53,47 @@ def create_session(limit: int = 100, connect_timeout: float = 1.0) -> aiohttp.Cl
 
 
 BUFFER_LIMIT = 64 * 1024
+SPOOL_CHUNK = 64 * 1024
 
 
-async def _body(request: Request) -> bytes | AsyncIterable[bytes]:
-    """Small bodies are read whole (so an idempotent request can be sent again); large or
-    unsized ones (imports) stream through as they arrive, still held to the body limit."""
+@dataclass(frozen=True)
+class Body:
+    data: bytes | AsyncIterable[bytes]
+    length: int | None = None  # set when the gateway measured a chunked body itself
+
+
+async def _body(request: Request) -> Body:
+    """Small bodies are read whole (so an idempotent request can be sent again); large ones
+    with a declared length (imports) stream through as they arrive, held to the limit by
+    that length. A chunked body of unknown size is spooled first (memory, then a temporary
+    file): over the limit it is a 413 here and the upstream never sees a byte of it."""
     declared = request.headers.get("content-length")
     if declared is None and "transfer-encoding" not in request.headers:
-        return b""  # no body at all (GET, DELETE...)
+        return Body(b"")  # no body at all (GET, DELETE...)
     if declared is not None and declared.isdigit() and int(declared) <= BUFFER_LIMIT:
-        return await request.body()
-    return request.stream()
+        return Body(await request.body())
+    if declared is not None:
+        return Body(request.stream())
+    spool = tempfile.SpooledTemporaryFile(max_size=BUFFER_LIMIT)  # noqa: SIM115 (closed by _replay)
+    try:
+        async for chunk in request.stream():  # the body limit raises 413 past the limit
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    length = spool.tell()
+    if length <= BUFFER_LIMIT:
+        spool.seek(0)
+        with spool:
+            return Body(spool.read())
+    return Body(_replay(spool), length)
+
+
+async def _replay(spool: tempfile.SpooledTemporaryFile[bytes]) -> AsyncIterator[bytes]:
+    with spool:
+        spool.seek(0)
+        while chunk := spool.read(SPOOL_CHUNK):
+            yield chunk
 
 
 @dataclass(frozen=True)
@@ -74,7 +105,9 @@ class Credential:
     claims: AccessClaims | None = None
 
 
-def _forward_headers(request: Request, client_ip: str, credential: Credential) -> dict[str, str]:
+def _forward_headers(
+    request: Request, client_ip: str, credential: Credential, body: Body
+) -> dict[str, str]:
     headers = {
         k: v
         for k, v in request.headers.items()
@@ -89,6 +122,8 @@ def _forward_headers(request: Request, client_ip: str, credential: Credential) -
     if credential.claims is not None:
         headers["X-User-Id"] = credential.claims.sub
         headers["X-Token-Version"] = str(credential.claims.ver)
+    if body.length is not None:
+        headers["Content-Length"] = str(body.length)
     return headers
 
 
@@ -117,8 +152,8 @@ async def forward(
         upstream = await session.request(
             request.method,
             yarl.URL(url, encoded=True),
-            headers=_forward_headers(request, client_ip, credential),
-            data=body or None,
+            headers=_forward_headers(request, client_ip, credential, body),
+            data=body.data or None,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout, connect=1.0),
         )
