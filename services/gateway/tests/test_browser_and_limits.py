@@ -95,8 +95,22 @@ async def test_cors_preflight_allowed_and_refused(make_client):
         "/activities",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
-    assert refused.status_code == 400
-    assert "access-control-allow-origin" not in refused.headers
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "This origin may not call the API",
+        "code": "cors_origin_not_allowed",
+    }
+    assert not [h for h in refused.headers if h.startswith("access-control-allow-")]
+    bad_header = await client.options(
+        "/activities",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-not-allowed",
+        },
+    )
+    assert (bad_header.status_code, bad_header.json()["code"]) == (400, "invalid_request")
+    assert not [h for h in bad_header.headers if h.startswith("access-control-allow-")]
     # An actual request from an allowed origin: errors are readable by the page too.
     r = await client.get("/activities", headers={"Origin": "https://app.example"})
     assert r.status_code == 401

@@ -8,7 +8,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from sportslog_common.bus import Consumer
@@ -19,6 +18,7 @@ from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
 from sportslog_gateway.auth import require_token, single_authorization, token_state_fetcher
 from sportslog_gateway.clients import client_ip, parse_trusted
+from sportslog_gateway.cors import JsonCorsMiddleware
 from sportslog_gateway.openapi import OpenApiMerger
 from sportslog_gateway.ratelimit import RateLimits
 from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache
@@ -109,7 +109,7 @@ def create_app(
     # Outermost, so preflights are answered before routing and every answer (errors too)
     # carries the CORS headers a browser needs to read it.
     app.add_middleware(
-        CORSMiddleware,
+        JsonCorsMiddleware,
         allow_origins=settings.cors_origin_list(),
         allow_credentials=True,
         allow_methods=PROXY_METHODS,
