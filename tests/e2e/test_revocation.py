@@ -4,6 +4,7 @@ access token is refused by the gateway within a second, on every route."""
 import re
 import time
 
+import httpx
 import jwt
 import pytest
 
@@ -157,3 +158,52 @@ async def test_a_deleted_users_token_writes_nothing_after_the_purge(
         r = await gateway.post("/activities", json=RUN, headers=headers)
         assert r.status_code in (400, 401), r.text
     assert await activity_count(stack, deleted_id) == 0
+
+
+async def test_a_reset_while_the_gateway_is_off_the_broker_is_refused_within_a_second(
+    gateway, smtp_server, new_email, stack, processes
+):
+    """The revocation event of a reset made while the gateway's broker connection is cut
+    never reaches it (its queue went with the connection): it must re-check the token's
+    state instead of trusting its cache for 300 s."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from sportslog_common.testing.tcp_proxy import TcpProxy
+
+    broker = urlsplit(stack.amqp_url)
+    proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    await proxy.start()
+    try:
+        netloc = f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}"
+        config, _ = await processes.start_alone(
+            stack, "gateway", amqp_url=urlunsplit(broker._replace(netloc=netloc))
+        )
+        async with httpx.AsyncClient(base_url=config.url("gateway"), timeout=15) as cut_off:
+            email = new_email()
+            tokens = await signup(gateway, smtp_server, email)
+            assert (await cut_off.get("/activities", headers=bearer(tokens))).status_code == 200
+
+            await proxy.cut()
+
+            async def off_the_broker():
+                return (await cut_off.get("/ready")).status_code == 503
+
+            await wait_until(off_the_broker, timeout=10, message="the gateway to see the cut")
+            await gateway.post("/auth/forgot-password", json={"email": email})
+            mail = await smtp_server.wait_for(email, count=2)
+            reset = {"token": TOKEN.search(mail.text()).group(1), "new_password": "a new secret!"}
+            assert (await gateway.post("/auth/reset-password", json=reset)).status_code == 200
+            assert await refused_within(cut_off, tokens) < 1.0
+
+            await proxy.restore()
+
+            async def back():
+                return (await cut_off.get("/ready")).status_code == 200
+
+            await wait_until(back, timeout=30, message="the gateway back on the broker")
+            assert (await cut_off.get("/activities", headers=bearer(tokens))).status_code == 401
+            login = {"email": email, "password": "a new secret!"}
+            fresh = (await gateway.post("/auth/login", json=login)).json()
+            assert (await cut_off.get("/activities", headers=bearer(fresh))).status_code == 200
+    finally:
+        await proxy.stop()

@@ -114,7 +114,27 @@ async def test_a_broker_reconnect_makes_every_entry_be_read_again():
     await cache.check(claims(user, ver=0))
     # While the replica was disconnected, the user's tokens were revoked: no event arrived.
     auth.states[user] = TokenState(1)
-    cache.forget_freshness()
+    cache.reconnected()
     with pytest.raises(InvalidToken):
         await cache.check(claims(user, ver=0))
     assert auth.calls == 2
+
+
+async def test_while_disconnected_nothing_cached_is_trusted_for_long():
+    """Off the broker, no revocation event can arrive: the state is re-read on the next
+    request and kept only `offline_ttl`, not the 300 s TTL, until the connection is back."""
+    auth, user = AuthState(), uuid.uuid4()
+    auth.states[user] = TokenState(0)
+    cache = RevocationCache(auth, offline_ttl=0.0)
+    await cache.check(claims(user, ver=0))
+    cache.disconnected()
+    for calls in (2, 3):
+        await cache.check(claims(user, ver=0))
+        assert auth.calls == calls  # read again every time (offline_ttl 0 here)
+    auth.states[user] = TokenState(1)  # a password reset while we are away
+    with pytest.raises(InvalidToken):
+        await cache.check(claims(user, ver=0))
+    cache.reconnected()
+    await cache.check(claims(user, ver=1))
+    await cache.check(claims(user, ver=1))
+    assert auth.calls == 5  # connected: cached again

@@ -77,7 +77,8 @@ def create_app(
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)
-            connection.reconnect_callbacks.add(revocations.forget_freshness)
+            connection.close_callbacks.add(revocations.disconnected)
+            connection.reconnect_callbacks.add(revocations.reconnected)
             app.state.revocations = revocations
             app.state.openapi = OpenApiMerger(session, upstream_urls)
             app.state.session = session

@@ -4,6 +4,11 @@ Per user: the current `token_version` and the revoked, unexpired session ids. Fe
 auth events (`user.tokens_revoked`, `user.password_changed`, `user.session_revoked`,
 `user.deleted`) on this replica's own exclusive queue, so a revocation is refused here
 within about a second; filled from auth's internal token-state endpoint on a miss.
+
+While the broker connection is down, events cannot reach us (the queue went with the
+connection), so the cache trusts nothing it knew: each user's state is re-read on their
+next request and then kept only `offline_ttl` (0.5 s), until the connection is back and
+every entry has been re-read once more.
 """
 
 from __future__ import annotations
@@ -50,12 +55,21 @@ Fetch = Callable[[uuid.UUID], Awaitable[TokenState | None]]
 
 
 class RevocationCache:
-    def __init__(self, fetch: Fetch, *, max_users: int = 100_000, ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        max_users: int = 100_000,
+        ttl: float = 300.0,
+        offline_ttl: float = 0.5,
+    ) -> None:
         self._fetch = fetch
         self._users: OrderedDict[str, TokenState] = OrderedDict()
         self._max_users = max_users
-        # Re-read from auth after `ttl`, in case an event was lost while disconnected.
+        # Re-read from auth after `ttl` anyway, in case an event was lost unnoticed.
         self._ttl = ttl
+        self._offline_ttl = offline_ttl
+        self.connected = True
 
     async def check(self, claims: AccessClaims) -> None:
         state = await self._state(claims.sub)
@@ -64,7 +78,8 @@ class RevocationCache:
 
     async def _state(self, user: str) -> TokenState:
         state = self._users.get(user)
-        if state is not None and time.monotonic() - state.fetched_at < self._ttl:
+        ttl = self._ttl if self.connected else self._offline_ttl
+        if state is not None and time.monotonic() - state.fetched_at < ttl:
             self._users.move_to_end(user)
             return state
         try:
@@ -90,9 +105,19 @@ class RevocationCache:
         while len(self._users) > self._max_users:
             self._users.popitem(last=False)
 
-    def forget_freshness(self, *_: object) -> None:
-        """After a broker reconnect this replica's queue is new: events published while it
-        was away are lost to it, so every entry is re-read from auth before its next use."""
+    def disconnected(self, *_: object) -> None:
+        """The broker connection is gone (a close callback): revocations published from now
+        on never reach this replica, so nothing cached is trusted for long."""
+        self.connected = False
+        self._forget_freshness()
+
+    def reconnected(self, *_: object) -> None:
+        """Back (a reconnect callback, after the queue is bound again): events published
+        while we were away are lost to us, so every entry is re-read before its next use."""
+        self.connected = True
+        self._forget_freshness()
+
+    def _forget_freshness(self) -> None:
         for state in self._users.values():
             state.fetched_at = 0.0
 
