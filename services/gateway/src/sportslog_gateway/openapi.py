@@ -57,16 +57,21 @@ def merge(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def with_error_contract(operation: dict[str, Any]) -> dict[str, Any]:
     """FastAPI documents its own 422 body, which our handlers never send, and not the 400
     they send for a body that cannot be parsed (not JSON, not UTF-8, a broken multipart
-    form): every service answers both as an ErrorBody, through sportslog_common.http."""
+    form): every service answers both as an ErrorBody, through sportslog_common.http. The
+    gateway itself answers 400 `invalid_request` on any route to a request with more than
+    one credential in `Authorization`."""
     responses = dict(operation.get("responses", {}))
     if "HTTPValidationError" in json.dumps(responses.get("422", {})):
         responses["422"] = {
             "description": "Validation failed (`validation_error`, the fields in `details`)",
             "content": {"application/json": {"schema": ERROR_BODY}},
         }
-    if "requestBody" in operation and "400" not in responses:
+    if "400" not in responses:
+        causes = "more than one credential in `Authorization` (`invalid_request`)"
+        if "requestBody" in operation:
+            causes = f"a body that cannot be parsed (`invalid_json`), or {causes}"
         responses["400"] = {
-            "description": "The request body cannot be parsed (`invalid_json`)",
+            "description": f"The request is malformed: {causes}",
             "content": {"application/json": {"schema": ERROR_BODY}},
         }
     return {**operation, "responses": responses}
