@@ -140,6 +140,7 @@ create_secret sportslog-token-hmac-secret random_key
 create_secret sportslog-event-seal-key random_key
 create_secret sportslog-oauth-token-encryption-key random_key
 create_secret sportslog-cursor-secret random_key
+create_secret sportslog-internal-api-key random_key
 create_secret sportslog-grafana-admin-password random_hex
 
 # --- units -------------------------------------------------------------------------------------

@@ -111,10 +111,11 @@ def dev_secrets() -> dict[str, str]:
         )
         path.chmod(0o600)
     values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    if "CURSOR_SECRET" not in values:  # added after the first dev.env files were made
-        values["CURSOR_SECRET"] = base64.urlsafe_b64encode(os.urandom(48)).decode()
-        with path.open("a") as out:
-            out.write(f"CURSOR_SECRET={values['CURSOR_SECRET']}\n")
+    for name in ("CURSOR_SECRET", "INTERNAL_API_KEY"):  # added after the first dev.env files
+        if name not in values:
+            values[name] = base64.urlsafe_b64encode(os.urandom(48)).decode()
+            with path.open("a") as out:
+                out.write(f"{name}={values[name]}\n")
     return {name: os.environ.get(name, value) for name, value in values.items()}
 
 
@@ -188,6 +189,7 @@ async def main() -> None:
         token_hmac_secret=secrets["TOKEN_HMAC_SECRET"],
         event_seal_key=secrets["EVENT_SEAL_KEY"],
         cursor_secret=secrets["CURSOR_SECRET"],
+        internal_api_key=secrets["INTERNAL_API_KEY"],
         smtp_port=SINK_PORT,
         app_base_url=os.environ.get("APP_BASE_URL", "http://localhost:8000"),
         jwt_issuer=os.environ.get("JWT_ISSUER", "http://localhost:8000"),

@@ -41,6 +41,7 @@ SERVICE_ENV = {
         "TOKEN_HMAC_SECRET",
         "EVENT_SEAL_KEY",
         "OAUTH_TOKEN_ENCRYPTION_KEY",
+        "INTERNAL_API_KEY",
     },
     "activities": {"DATABASE_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"},
     "notifier": {
@@ -52,10 +53,18 @@ SERVICE_ENV = {
         "EVENT_SEAL_KEY",
         "APP_BASE_URL",
     },
-    "gateway": {"AUTH_URL", "ACTIVITIES_URL", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"},
+    "gateway": {
+        "AUTH_URL",
+        "ACTIVITIES_URL",
+        "JWKS_URL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "INTERNAL_API_KEY",
+    },
 }
 SECRET_ENV = {
     "TOKEN_HMAC_SECRET",
+    "INTERNAL_API_KEY",
     "EVENT_SEAL_KEY",
     "OAUTH_TOKEN_ENCRYPTION_KEY",
     "POSTGRES_PASSWORD",

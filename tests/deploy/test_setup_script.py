@@ -133,7 +133,12 @@ def test_first_install(host):
         assert value, name
         assert not value.endswith("\n"), f"{name} ends with a newline"
         assert value not in result.stdout + result.stderr, f"{name} was printed"
-    for name in ("token-hmac-secret", "event-seal-key", "oauth-token-encryption-key"):
+    for name in (
+        "token-hmac-secret",
+        "event-seal-key",
+        "oauth-token-encryption-key",
+        "internal-api-key",
+    ):
         assert len(base64.b64decode(values[f"sportslog-{name}"], validate=True)) == 32
     key = load_pem_private_key(values["sportslog-jwt-key"].encode(), password=None)
     assert isinstance(key, Ed25519PrivateKey)

@@ -13,6 +13,7 @@ AUTH_ENV = {
     "JWT_ISSUER": "http://x",
     "TOKEN_HMAC_SECRET": "s" * 32,
     "EVENT_SEAL_KEY": SEAL,
+    "INTERNAL_API_KEY": "i" * 32,
 }
 
 
@@ -59,8 +60,15 @@ def run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ),
         (
             "sportslog_gateway",
-            {"JWKS_URL": "http://x", "JWT_ISSUER": "http://x", "ACTIVITIES_URL": "http://x"},
+            {"JWKS_URL": "http://x", "JWT_ISSUER": "http://x", "ACTIVITIES_URL": "http://x"}
+            | {"INTERNAL_API_KEY": "i" * 32},
             "AUTH_URL",
+        ),
+        (
+            "sportslog_gateway",
+            {"JWKS_URL": "http://x", "JWT_ISSUER": "http://x", "ACTIVITIES_URL": "http://x"}
+            | {"AUTH_URL": "http://x", "INTERNAL_API_KEY": "short"},
+            "INTERNAL_API_KEY",
         ),
     ],
 )

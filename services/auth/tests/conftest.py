@@ -16,6 +16,8 @@ from sportslog_common.testing import wait_until
 
 SEAL_KEY = base64.b64encode(os.urandom(32)).decode()
 
+INTERNAL_KEY = "i" * 32
+
 
 @pytest.fixture(scope="session")
 async def auth_db(create_database) -> str:
@@ -40,6 +42,7 @@ def settings(auth_db, key_file, broker_names, amqp_url) -> AuthSettings:
         jwt_issuer="http://auth.test",
         jwt_audience="sportslog",
         token_hmac_secret="h" * 32,
+        internal_api_key=INTERNAL_KEY,
         event_seal_key=SEAL_KEY,
         # Cheap argon2 for tests; test_passwords checks the production defaults.
         argon2_time_cost=1,

@@ -2,12 +2,18 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
+import httpx
 import jwt
 import pytest
+from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
+from pydantic import SecretStr
 
+from sportslog_auth.app import create_app
+from sportslog_common.internal_auth import HEADER, InternalAuth
 from sportslog_common.testing.tokens import TokenMint
 
 
@@ -118,16 +124,63 @@ async def test_another_users_session_is_404(client, signup, new_email, account):
     assert (await client.get("/auth/sessions", headers=bearer(theirs))).status_code == 200
 
 
-async def test_internal_token_state(client, account):
+def signed(path: str, key: str, **kwargs) -> dict[str, str]:
+    return InternalAuth(key).headers("GET", path, **kwargs)
+
+
+@pytest.fixture
+def internal_key(settings) -> str:
+    return settings.internal_api_key.get_secret_value()
+
+
+async def test_internal_token_state(client, account, internal_key):
     email, first = account
     second = await login(client, email)
     await client.post("/auth/logout", headers=bearer(first))
     user_id = jwt.decode(first["access_token"], options={"verify_signature": False})["sub"]
-    state = (await client.get(f"/internal/users/{user_id}/token-state")).json()
+    path = f"/internal/users/{user_id}/token-state"
+    state = (await client.get(path, headers=signed(path, internal_key))).json()
     assert state == {"token_version": 0, "revoked_sessions": [sid(first)]}
     assert sid(second) not in state["revoked_sessions"]
-    r = await client.get(f"/internal/users/{uuid.uuid4()}/token-state")
+    unknown = f"/internal/users/{uuid.uuid4()}/token-state"
+    r = await client.get(unknown, headers=signed(unknown, internal_key))
     assert r.status_code == 404
+
+
+async def test_internal_endpoints_need_a_signed_call(client, account, internal_key):
+    """The network alone does not protect /internal/: an unsigned, wrongly signed, stale or
+    replayed-elsewhere call is 401; a key still listed as previous is accepted (rotation)."""
+    _, tokens = account
+    user_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+    path = f"/internal/users/{user_id}/token-state"
+    other = f"/internal/users/{uuid.uuid4()}/token-state"
+    for headers in (
+        {},
+        {HEADER: "v1.1.abc"},
+        signed(path, "x" * 32),
+        signed(path, internal_key, now=time.time() - 120),
+        signed(other, internal_key),  # a signature for another path
+    ):
+        r = await client.get(path, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (401, "invalid_token"), headers
+
+
+async def test_a_previous_internal_key_is_accepted_during_a_rotation(settings, internal_key):
+    rotated = settings.model_copy(
+        update={
+            "internal_api_key": SecretStr("n" * 32),
+            "internal_api_previous_keys": SecretStr(f"{'o' * 32}, {internal_key}"),
+        }
+    )
+    application = create_app(rotated)
+    path = f"/internal/users/{uuid.uuid4()}/token-state"
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+            for key in ("n" * 32, "o" * 32, internal_key):  # accepted: a user nobody has
+                assert (await client.get(path, headers=signed(path, key))).status_code == 404
+            r = await client.get(path, headers=signed(path, internal_key + "x"))
+            assert r.status_code == 401
 
 
 def _forge(header: dict, claims: dict, key: bytes | None) -> str:

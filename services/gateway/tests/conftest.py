@@ -7,6 +7,8 @@ from sportslog_common.testing.tokens import TokenMint
 from sportslog_gateway.app import create_app
 from sportslog_gateway.settings import GatewaySettings
 
+INTERNAL_KEY = "i" * 32
+
 
 @pytest.fixture(scope="session")
 def mint() -> TokenMint:
@@ -26,6 +28,7 @@ def settings(amqp_url, broker_names, mint) -> GatewaySettings:
         jwt_issuer=mint.issuer,
         jwt_audience=mint.audience,
         max_body_bytes=2048,
+        internal_api_key=INTERNAL_KEY,
         max_import_bytes=8192,
     )
 

@@ -43,6 +43,7 @@ class Stack:
     token_hmac_secret: str
     event_seal_key: str
     cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    internal_api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     databases: dict[str, str] = field(default_factory=lambda: dict(DATABASES))
@@ -76,6 +77,7 @@ class Stack:
                 "JWT_PRIVATE_KEY_FILE": str(self.key_file),
                 "TOKEN_HMAC_SECRET": self.token_hmac_secret,
                 "EVENT_SEAL_KEY": self.event_seal_key,
+                "INTERNAL_API_KEY": self.internal_api_key,
             },
             "activities": {"JWKS_URL": jwks, "CURSOR_SECRET": self.cursor_secret},
             "notifier": {
@@ -87,6 +89,7 @@ class Stack:
                 "AUTH_URL": self.url("auth"),
                 "ACTIVITIES_URL": self.url("activities"),
                 "JWKS_URL": jwks,
+                "INTERNAL_API_KEY": self.internal_api_key,
             },
         }[service]
         return {**common, **specific, **self.extra_env}

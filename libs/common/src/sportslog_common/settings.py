@@ -7,8 +7,10 @@ import binascii
 import sys
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sportslog_common.internal_auth import InternalAuth
 
 MIN_SECRET_BYTES = 32
 
@@ -49,6 +51,29 @@ class CommonSettings(BaseSettings):
     # Names of the broker objects; tests give each run its own.
     events_exchange: str = "sportslog.events"
     dead_letter_exchange: str = "sportslog.dead"
+
+
+class InternalApiSettings(CommonSettings):
+    """The key that signs calls between our services (sportslog_common.internal_auth)."""
+
+    internal_api_key: StrongSecret
+    # Comma-separated keys still accepted during a rotation (each at least 32 bytes).
+    internal_api_previous_keys: SecretStr = SecretStr("")
+
+    @field_validator("internal_api_previous_keys")
+    @classmethod
+    def _previous_keys(cls, value: SecretStr) -> SecretStr:
+        for key in _split(value.get_secret_value()):
+            _strong_secret(SecretStr(key))
+        return value
+
+    def internal_auth(self) -> InternalAuth:
+        previous = _split(self.internal_api_previous_keys.get_secret_value())
+        return InternalAuth(self.internal_api_key.get_secret_value(), previous)
+
+
+def _split(keys: str) -> list[str]:
+    return [key.strip() for key in keys.split(",") if key.strip()]
 
 
 class DatabaseSettings(CommonSettings):

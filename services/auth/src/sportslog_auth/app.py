@@ -106,6 +106,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
             yield
 
     app = build_app("auth", lifespan)
+    app.state.internal_auth = settings.internal_auth()
     app.include_router(registration.router)
     app.include_router(login.router)
     app.include_router(oauth.router)

@@ -8,6 +8,8 @@ from fastapi import Depends, Header, Request
 
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.sessions import CurrentUser, authenticate
+from sportslog_common.errors import InvalidToken
+from sportslog_common.internal_auth import HEADER, InternalAuth
 from sportslog_common.jwt import bearer_token
 
 
@@ -23,6 +25,13 @@ def _client(request: Request) -> ClientInfo:
     ip = hops[-1] if hops else (request.client.host if request.client else None)
     user_agent = request.headers.get("user-agent")
     return ClientInfo(user_agent=user_agent[:512] if user_agent else None, ip=ip)
+
+
+def require_internal_call(request: Request) -> None:
+    """Auth's `/internal/` endpoints answer only a call signed with INTERNAL_API_KEY."""
+    internal: InternalAuth = request.app.state.internal_auth
+    if not internal.verify(request.headers.get(HEADER), request.method, request.url.path):
+        raise InvalidToken("Missing or invalid internal credential", reason="internal")
 
 
 async def _current_user(

@@ -8,7 +8,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from sportslog_common.settings import Aes256Key, DatabaseSettings, StrongSecret
+from sportslog_common.settings import (
+    Aes256Key,
+    DatabaseSettings,
+    InternalApiSettings,
+    StrongSecret,
+)
 
 # Built-in providers; any other OIDC provider comes from OIDC_<NAME>_* variables.
 BUILT_IN_PROVIDERS = ("google", "facebook", "discord")
@@ -51,7 +56,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class AuthSettings(DatabaseSettings):
+class AuthSettings(DatabaseSettings, InternalApiSettings):
     port: int = 8001
     jwt_private_key_file: Path
     # Comma-separated PEM files of retired keys, still served in the JWKS during a rotation.

@@ -63,7 +63,9 @@ def create_app(
             session = proxy.create_session()
             stack.push_async_callback(session.close)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
-            revocations = RevocationCache(token_state_fetcher(session, settings.auth_url))
+            revocations = RevocationCache(
+                token_state_fetcher(session, settings.auth_url, settings.internal_auth())
+            )
             consumer = Consumer(
                 connection,
                 # Each replica its own queue: every replica must hear every revocation.

@@ -8,6 +8,7 @@ import aiohttp
 from fastapi import Request
 
 from sportslog_common.errors import InvalidRequest, InvalidToken
+from sportslog_common.internal_auth import InternalAuth
 from sportslog_common.jwt import AccessClaims, JwksVerifier, bearer_token
 from sportslog_gateway.metrics import AUTH_FAILURES
 from sportslog_gateway.revocations import Fetch, RevocationCache, TokenState
@@ -35,13 +36,19 @@ async def require_token(
     return claims
 
 
-def token_state_fetcher(session: aiohttp.ClientSession, auth_url: str) -> Fetch:
-    """Reads a user's token state from auth's internal endpoint (never routed to clients)."""
+def token_state_fetcher(
+    session: aiohttp.ClientSession, auth_url: str, internal: InternalAuth
+) -> Fetch:
+    """Reads a user's token state from auth's internal endpoint (never routed to clients),
+    with a call signed by INTERNAL_API_KEY."""
 
     async def fetch(user_id: uuid.UUID) -> TokenState | None:
-        url = f"{auth_url.rstrip('/')}/internal/users/{user_id}/token-state"
+        path = f"/internal/users/{user_id}/token-state"
         timeout = aiohttp.ClientTimeout(total=3, connect=1)
-        async with session.get(url, timeout=timeout) as response:
+        headers = internal.headers("GET", path)
+        async with session.get(
+            auth_url.rstrip("/") + path, headers=headers, timeout=timeout
+        ) as response:
             if response.status == 404:
                 return None
             response.raise_for_status()

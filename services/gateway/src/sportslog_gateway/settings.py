@@ -3,11 +3,11 @@ from __future__ import annotations
 from limits import parse
 from pydantic import Field, field_validator
 
-from sportslog_common.settings import CommonSettings
+from sportslog_common.settings import InternalApiSettings
 from sportslog_gateway.clients import parse_trusted
 
 
-class GatewaySettings(CommonSettings):
+class GatewaySettings(InternalApiSettings):
     port: int = 8000
     auth_url: str = Field(min_length=1)
     activities_url: str = Field(min_length=1)
