@@ -8,14 +8,12 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench.activities import wrk
-from bench.stack import bench_stack
+from bench.stack import bench_stack, verify_every_registration
 from bench.summary import Summary
 from sportslog_common import devstack
-from sportslog_common.devstack import with_database
 
 PASSWORD = "bench password 1"
 
@@ -39,9 +37,7 @@ async def run(stack: devstack.Stack, summary: Summary) -> None:
     gateway = stack.url("gateway")
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         await client.post("/auth/register", json={"email": "gw@example.com", "password": PASSWORD})
-        auth_db = await asyncpg.connect(with_database(stack.postgres_url, stack.databases["auth"]))
-        await auth_db.execute("UPDATE local_credentials SET email_verified = true")
-        await auth_db.close()
+        await verify_every_registration(stack)
         login = await client.post(
             "/auth/login", json={"email": "gw@example.com", "password": PASSWORD}
         )

@@ -11,13 +11,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from bench.stack import bench_stack, percentile
+from bench.stack import bench_stack, percentile, verify_every_registration
 from bench.summary import Summary
 from sportslog_common import devstack
-from sportslog_common.devstack import with_database
 
 CONCURRENCY = 16
 LOAD_SECONDS = 10.0
@@ -80,10 +78,7 @@ async def run(stack: devstack.Stack, summary: Summary) -> None:
     async with httpx.AsyncClient(base_url=stack.url("auth"), timeout=30, limits=limits) as client:
         r = await client.post("/auth/register", json={"email": email, "password": PASSWORD})
         assert r.status_code == 202
-        # Set-up shortcut: mark the email verified rather than run the notifier.
-        conn = await asyncpg.connect(with_database(stack.postgres_url, stack.databases["auth"]))
-        await conn.execute("UPDATE local_credentials SET email_verified = true")
-        await conn.close()
+        await verify_every_registration(stack)
         tokens = (
             await client.post("/auth/login", json={"email": email, "password": PASSWORD})
         ).json()

@@ -247,3 +247,26 @@ async def test_another_users_session_cannot_be_revoked(gateway, owner, intruder)
     assert (await gateway.get("/me", headers=owner)).status_code == 200
     sessions = (await gateway.get("/auth/sessions", headers=intruder)).json()["items"]
     assert sid not in {s["id"] for s in sessions}
+
+
+async def test_a_pre_registration_does_not_take_over_the_owners_account(
+    gateway, smtp_server, new_email
+):
+    """Issue 16 point 1: the squatter registers the owner's address first, with a password
+    of theirs; the owner then registers and verifies through their own mail's link. Before,
+    the first password stood and that link verified it: the squatter signed in."""
+    email = new_email()
+    squatter = {"email": email, "password": "the squatter's password"}
+    owner = {"email": email, "password": "the owner's own password"}
+    assert (await gateway.post("/auth/register", json=squatter)).status_code == 202
+    await smtp_server.wait_for(email)
+    assert (await gateway.post("/auth/login", json=squatter)).status_code == 403
+    assert (await gateway.post("/auth/register", json=owner)).status_code == 202
+    owners_mail = await smtp_server.wait_for(email, count=2)
+    assert "registered again" in owners_mail.text()
+    token = TOKEN.search(owners_mail.text()).group(1)
+    assert (await gateway.post("/auth/verify-email", json={"token": token})).status_code == 200
+
+    r = await gateway.post("/auth/login", json=squatter)
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_credentials")
+    assert (await gateway.post("/auth/login", json=owner)).status_code == 200

@@ -11,6 +11,7 @@ from sportslog_common.events import (
     UserPasswordChanged,
     UserPasswordResetRequested,
     UserPhoneVerificationRequested,
+    UserVerificationRequested,
 )
 from sportslog_common.testing import free_port, twilio, wait_until
 from sportslog_notifier.rendering import GSM7, Renderer
@@ -63,6 +64,46 @@ async def test_reset_email(app, smtp, publisher, sealer):
     assert "https://app.example/reset-password?token=reset_tok-1" in mail.text()
     html = mail.message.get_body(preferencelist=("html",)).get_content()
     assert 'href="https://app.example/reset-password?token=reset_tok-1"' in html
+
+
+async def test_a_repeated_registration_says_someone_registered_again_and_when(
+    app, smtp, publisher, sealer
+):
+    to = email_address()
+    at = datetime(2026, 12, 7, 9, 41, 12, tzinfo=UTC)
+    again = UserVerificationRequested(
+        user_id=uuid.uuid4(),
+        email=to,
+        verify_token=sealer.seal("verify_tok-2"),
+        expires_at=soon(),
+        repeat_registration_at=at,
+    )
+    await publisher.publish(wrap(again))
+    mail = await smtp.wait_for(to)
+    assert mail.subject == "Someone registered again at sports-log with your email"
+    text = mail.text()
+    assert "registered again" in text
+    assert "2026-12-07 09:41 UTC" in text
+    assert "If it was not you, ignore this email" in text
+    assert "https://app.example/verify-email?token=verify_tok-2" in text
+    html = mail.message.get_body(preferencelist=("html",)).get_content()
+    assert "2026-12-07 09:41 UTC" in html
+
+
+async def test_a_link_that_sets_no_password_says_so(app, smtp, publisher, sealer):
+    to = email_address()
+    resent = UserVerificationRequested(
+        user_id=uuid.uuid4(),
+        email=to,
+        verify_token=sealer.seal("verify_tok-3"),
+        expires_at=soon(),
+        sets_password=False,
+    )
+    await publisher.publish(wrap(resent))
+    mail = await smtp.wait_for(to)
+    assert mail.subject == "Confirm your email for sports-log"
+    assert "sets none of the passwords" in mail.text()
+    assert "https://app.example/verify-email?token=verify_tok-3" in mail.text()
 
 
 async def test_password_changed_and_goodbye_emails(app, smtp, publisher):

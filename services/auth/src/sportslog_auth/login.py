@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import EmailNotVerified, InvalidCredentials
 from sportslog_auth.metrics import LOGINS
+from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
+from sportslog_common.db import Record
 
 
 async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo) -> TokenResponse:
@@ -17,34 +21,40 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
     async with ctx.pool.acquire() as conn, conn.transaction():
         hits = await ctx.throttle.begin(conn, attempts)
         user = await user_sql.get_login(conn, email)
+        pending = None if user is not None else await registrations_sql.latest_password(conn, email)
     # No connection is held while argon2 runs: the pool is smaller than the login queue.
     if user is None:
-        await ctx.passwords.verify_dummy(password)
-        LOGINS.labels("local", "failure").inc()
-        raise InvalidCredentials()
+        await _refuse_unverified(ctx, pending, password)
     if not await ctx.passwords.verify(user["password_hash"], password):
         LOGINS.labels("local", "failure").inc()
         raise InvalidCredentials()
     new_hash = None
-    if user["email_verified"] and ctx.passwords.needs_rehash(user["password_hash"]):
+    if ctx.passwords.needs_rehash(user["password_hash"]):
         new_hash = await ctx.passwords.hash(password)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.throttle.forgive(conn, hits)
-        if not user["email_verified"]:
-            tokens = None
-        else:
-            if new_hash is not None:
-                await user_sql.update_password_hash(conn, user["id"], new_hash)
-            tokens = await start_session(
-                conn,
-                ctx,
-                client,
-                user_id=user["id"],
-                email=user["email"],
-                token_version=user["token_version"],
-            )
-    if tokens is None:
-        LOGINS.labels("local", "failure").inc()
-        raise EmailNotVerified()
+        if new_hash is not None:
+            await user_sql.update_password_hash(conn, user["id"], new_hash)
+        tokens = await start_session(
+            conn,
+            ctx,
+            client,
+            user_id=user["id"],
+            email=user["email"],
+            token_version=user["token_version"],
+        )
     LOGINS.labels("local", "success").inc()
     return tokens
+
+
+async def _refuse_unverified(ctx: AuthContext, pending: Record | None, password: str) -> NoReturn:
+    """No verified password for this address. A pending registration's password never
+    signs in (its own link activates it); the newest one's, when right, learns that the
+    address waits for verification. One argon2 verify either way, as for a known user."""
+    LOGINS.labels("local", "failure").inc()
+    if pending is None:
+        await ctx.passwords.verify_dummy(password)
+        raise InvalidCredentials()
+    if await ctx.passwords.verify(pending["password_hash"], password):
+        raise EmailNotVerified()
+    raise InvalidCredentials()

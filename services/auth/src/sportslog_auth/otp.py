@@ -20,6 +20,7 @@ from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
 from sportslog_auth.errors import InvalidCode, NoPhoneNumber
 from sportslog_auth.metrics import LOGINS
 from sportslog_auth.queries import otp as otp_sql
+from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import CurrentUser
@@ -126,7 +127,7 @@ async def verify_login_code(
             user = await otp_sql.get_user_for_session(conn, user_id)
             assert user is not None
             if "@" in identifier:  # the code proved the inbox
-                await otp_sql.drop_unverified_password(conn, user_id)
+                await registrations_sql.discard_all(conn, user_id)
                 await user_sql.mark_email_verified(conn, user_id)
             tokens = await sessions.start_session(
                 conn,

@@ -81,6 +81,16 @@ class Notifier:
         """The message an event asks for; None for events that ask for none."""
         open_ = self.sealer.open
         match data:
+            case UserVerificationRequested(repeat_registration_at=datetime() as at):
+                link = self._url("verify-email", open_(data.verify_token))
+                return self._email(
+                    data.email, "verify_email_again", data.expires_at, link=link, at=_when(at)
+                )
+            case UserVerificationRequested(sets_password=False):
+                link = self._url("verify-email", open_(data.verify_token))
+                return self._email(
+                    data.email, "verify_email_no_password", data.expires_at, link=link
+                )
             case UserRegistered() | UserVerificationRequested():
                 link = self._url("verify-email", open_(data.verify_token))
                 return self._email(data.email, "verify_email", data.expires_at, link=link)
@@ -162,3 +172,8 @@ class Notifier:
             await self.email_sender.send(outgoing.to, outgoing.email, key)
         elif outgoing.sms is not None:
             await self.sms_sender.send(outgoing.to, outgoing.sms)
+
+
+def _when(at: datetime) -> str:
+    """A moment as the owner reads it in a security notice: UTC, to the minute."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -10,6 +10,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 SUBJECTS = {
     "verify_email": "Verify your email for {product}",
+    "verify_email_again": "Someone registered again at {product} with your email",
+    "verify_email_no_password": "Confirm your email for {product}",
     "account_exists": "You already have a {product} account",
     "reset_password": "Reset your {product} password",
     "password_changed": "Your {product} password was changed",

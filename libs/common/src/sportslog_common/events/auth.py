@@ -29,6 +29,12 @@ class UserVerificationRequested(EventData):
     email: str
     verify_token: Sealed
     expires_at: datetime
+    # Set when the address already had a pending registration: the mail says that someone
+    # registered again, and when, so an owner who did not knows to ignore it.
+    repeat_registration_at: datetime | None = None
+    # False for a link that proves the address without setting any password (a resend
+    # while several registrations are pending: none of their passwords can be trusted).
+    sets_password: bool = True
 
 
 class UserRegistrationAttempted(EventData):

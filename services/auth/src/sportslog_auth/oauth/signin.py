@@ -41,7 +41,7 @@ from sportslog_auth.errors import (
 from sportslog_auth.metrics import LOGINS, USERS_REGISTERED
 from sportslog_auth.oauth.providers import FLOW_SECONDS, Identity, Provider
 from sportslog_auth.queries import oauth as oauth_sql
-from sportslog_auth.queries import otp as otp_sql
+from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse, provider_display_name, provider_email
 from sportslog_auth.sessions import CurrentUser, start_session
@@ -297,7 +297,7 @@ def _timestamp(value: object) -> datetime | None:
 async def _claim_inbox(conn: Connection, user_id: uuid.UUID, provider: str) -> None:
     """The provider proved the inbox: a password someone set on this address before its
     owner verified it must not survive (pre-account-takeover), as with email codes."""
-    await otp_sql.drop_unverified_password(conn, user_id)
+    await registrations_sql.discard_all(conn, user_id)
     await user_sql.mark_email_verified(conn, user_id)
     log.info("oauth_linked_by_email", provider=provider, user_id=str(user_id))
 

@@ -84,15 +84,6 @@ async def get_user_for_session(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record
     return await conn.fetchrow("SELECT id, email, token_version FROM users WHERE id = $1", user_id)
 
 
-async def drop_unverified_password(conn: Conn, user_id: uuid.UUID) -> bool:
-    """A code sent to the inbox proves the inbox, not a password someone set before the
-    owner ever verified it: such a password is removed (the owner can set one with a reset)."""
-    result = await conn.execute(
-        "DELETE FROM local_credentials WHERE user_id = $1 AND NOT email_verified", user_id
-    )
-    return result.endswith(" 1")
-
-
 async def get_phone(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT phone_number, phone_verified FROM profiles WHERE user_id = $1", user_id

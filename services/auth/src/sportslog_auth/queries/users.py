@@ -27,62 +27,38 @@ async def insert_profile(conn: Conn, user_id: uuid.UUID) -> None:
     await conn.execute("INSERT INTO profiles (user_id) VALUES ($1)", user_id)
 
 
-async def insert_local_credentials(
-    conn: Conn,
-    user_id: uuid.UUID,
-    password_hash: str,
-    verify_token_hash: str,
-    verify_expires: datetime,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO local_credentials (user_id, password_hash, verify_token_hash, verify_expires)
-        VALUES ($1, $2, $3, $4)
-        """,
-        user_id,
-        password_hash,
-        verify_token_hash,
-        verify_expires,
+async def lock_verified_state(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Whether the address is proven, with the user row locked: concurrent registrations of
+    one address take their turns."""
+    verified: bool = await conn.fetchval(
+        "SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE", user_id
     )
+    return verified
 
 
-async def get_credentials_state(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT email_verified FROM local_credentials WHERE user_id = $1 FOR UPDATE", user_id
-    )
-
-
-async def set_verify_token(
-    conn: Conn, user_id: uuid.UUID, verify_token_hash: str, verify_expires: datetime
-) -> None:
-    await conn.execute(
-        """
-        UPDATE local_credentials
-        SET verify_token_hash = $2, verify_expires = $3, updated_at = now()
-        WHERE user_id = $1
-        """,
-        user_id,
-        verify_token_hash,
-        verify_expires,
-    )
-
-
-async def consume_verify_token(conn: Conn, verify_token_hash: str) -> asyncpg.Record | None:
-    """Mark the email verified and burn the token; the user, or None if unknown/expired."""
-    return await conn.fetchrow(
-        """
-        WITH verified AS (
-            UPDATE local_credentials
-            SET email_verified = true, verify_token_hash = NULL, verify_expires = NULL,
-                updated_at = now()
-            WHERE verify_token_hash = $1 AND verify_expires > now()
-            RETURNING user_id
+async def activate(
+    conn: Conn, user_id: uuid.UUID, password_hash: str | None
+) -> asyncpg.Record | None:
+    """A verification link was used: the address is proven and the attempt's password (if
+    it set one) becomes the account's. The user, or None if it is gone."""
+    if password_hash is not None:
+        await conn.execute(
+            """
+            INSERT INTO local_credentials (user_id, password_hash, email_verified)
+            VALUES ($1, $2, true)
+            ON CONFLICT (user_id) DO UPDATE
+            SET password_hash = EXCLUDED.password_hash, email_verified = true,
+                verify_token_hash = NULL, verify_expires = NULL, updated_at = now()
+            """,
+            user_id,
+            password_hash,
         )
-        UPDATE users u SET email_verified_at = COALESCE(u.email_verified_at, now())
-        FROM verified v WHERE v.user_id = u.id
-        RETURNING u.id, u.email, u.token_version
+    return await conn.fetchrow(
+        """
+        UPDATE users SET email_verified_at = COALESCE(email_verified_at, now())
+        WHERE id = $1 RETURNING id, email, token_version
         """,
-        verify_token_hash,
+        user_id,
     )
 
 
