@@ -136,3 +136,22 @@ async def test_a_verified_address_takes_no_more_attempts(client, events, sealer,
     await events.wait_for("user.registration_attempted", email)
     assert (await login(client, email, SQUATTER)).status_code == 401
     assert (await login(client, email, OWNER)).status_code == 200
+
+
+async def test_a_reset_of_an_unverified_address_proves_it_and_discards_every_attempt(
+    client, events, sealer, new_email
+):
+    email = new_email()
+    squatters, _ = await squatted(client, events, email)
+    assert (await client.post("/auth/forgot-password", json={"email": email})).is_success
+    env = await events.wait_for("user.password_reset_requested", email)
+    token = sealer.open(env.data["reset_token"])
+    r = await client.post(
+        "/auth/reset-password", json={"token": token, "new_password": "a fresh password"}
+    )
+    assert r.status_code == 200, r.text
+    assert (await login(client, email, "a fresh password")).status_code == 200
+    for password in (SQUATTER, OWNER):
+        assert (await login(client, email, password)).status_code == 401
+    r = await verify(client, sealer, squatters)
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_or_expired_token")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sportslog_auth import sessions
 from sportslog_auth.context import PRODUCER, AuthContext, ClientInfo
 from sportslog_auth.errors import InvalidCredentials, InvalidOrExpiredToken
+from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import CurrentUser
@@ -31,11 +32,19 @@ async def forgot_password(ctx: AuthContext, email: str) -> None:
         # same, and nobody can flood an inbox with reset links.
         await ctx.throttle.begin(conn, [(ctx.rules.mail_request, email)])
         account = await user_sql.find_local_account(conn, email)
-        if account is None:
+        if account is not None:
+            user_id = account["id"]
+            await user_sql.set_reset_token(conn, user_id, hash_token(token), expires_at)
+        elif attempts := await registrations_sql.pending_attempts(conn, email):
+            # Not verified yet: the link proves the inbox and sets the password given with it.
+            user_id = attempts[0]["user_id"]
+            await registrations_sql.insert_pending(
+                conn, user_id, None, hash_token(token), expires_at, purpose="reset"
+            )
+        else:
             return
-        await user_sql.set_reset_token(conn, account["id"], hash_token(token), expires_at)
         event = UserPasswordResetRequested(
-            user_id=account["id"],
+            user_id=user_id,
             email=email,
             reset_token=ctx.sealer.seal(token),
             expires_at=expires_at,
@@ -52,6 +61,11 @@ async def reset_password(
     new_hash = await ctx.passwords.hash(new_password)
     async with ctx.pool.acquire() as conn, conn.transaction():
         user = await user_sql.consume_reset_token(conn, hash_token(token))
+        if user is None and (
+            pending := await registrations_sql.consume(conn, hash_token(token), "reset")
+        ):
+            user = await user_sql.activate(conn, pending["user_id"], new_hash)
+            await registrations_sql.discard_all(conn, pending["user_id"])
         if user is not None:
             await ctx.throttle.forgive(conn, hits)
             await _replace_password(conn, user["id"], user["email"], new_hash, "password_reset")

@@ -4,9 +4,12 @@
 -- the first password stood, and the owner's link verified the squatter's). A NULL hash is
 -- a link that proves the inbox without setting any password (resend-verification when the
 -- address has several pending attempts). local_credentials now holds verified passwords.
+-- A 'reset' row is a password-reset link for an address not verified yet: using it proves
+-- the inbox and sets the password given with it.
 CREATE TABLE pending_registrations (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose       text NOT NULL DEFAULT 'verify' CHECK (purpose IN ('verify', 'reset')),
     password_hash text,
     token_hash    text NOT NULL UNIQUE,
     expires_at    timestamptz NOT NULL,

@@ -21,16 +21,18 @@ async def insert_pending(
     password_hash: str | None,
     token_hash: str,
     expires_at: datetime,
+    purpose: str = "verify",
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO pending_registrations (user_id, password_hash, token_hash, expires_at)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO pending_registrations (user_id, password_hash, token_hash, expires_at, purpose)
+        VALUES ($1, $2, $3, $4, $5)
         """,
         user_id,
         password_hash,
         token_hash,
         expires_at,
+        purpose,
     )
     await conn.execute(
         """
@@ -50,7 +52,8 @@ async def latest_password(conn: Conn, email: str) -> asyncpg.Record | None:
         """
         SELECT p.user_id, p.password_hash
         FROM pending_registrations p JOIN users u ON u.id = p.user_id
-        WHERE u.email = $1 AND p.password_hash IS NOT NULL AND p.expires_at > now()
+        WHERE u.email = $1 AND p.purpose = 'verify' AND p.password_hash IS NOT NULL
+          AND p.expires_at > now()
         ORDER BY p.created_at DESC LIMIT 1
         """,
         email,
@@ -65,7 +68,7 @@ async def pending_attempts(conn: Conn, email: str) -> list[asyncpg.Record]:
         SELECT p.id, p.user_id, p.password_hash IS NOT NULL AS sets_password,
                p.expires_at > now() AS live
         FROM pending_registrations p JOIN users u ON u.id = p.user_id
-        WHERE u.email = $1 AND u.email_verified_at IS NULL
+        WHERE u.email = $1 AND u.email_verified_at IS NULL AND p.purpose = 'verify'
         ORDER BY p.created_at DESC, p.id
         FOR UPDATE OF p
         """,
@@ -85,14 +88,16 @@ async def renew_token(
     )
 
 
-async def consume(conn: Conn, token_hash: str) -> asyncpg.Record | None:
+async def consume(conn: Conn, token_hash: str, purpose: str = "verify") -> asyncpg.Record | None:
     """Burn a live link: the attempt's user and password hash (None if it set none)."""
     return await conn.fetchrow(
         """
-        DELETE FROM pending_registrations WHERE token_hash = $1 AND expires_at > now()
+        DELETE FROM pending_registrations
+        WHERE token_hash = $1 AND purpose = $2 AND expires_at > now()
         RETURNING user_id, password_hash
         """,
         token_hash,
+        purpose,
     )
 
 
