@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import EmailNotVerified, InvalidCredentials
 from sportslog_auth.metrics import LOGINS
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
+from sportslog_common.errors import Busy
 
 
 async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo) -> TokenResponse:
@@ -18,16 +21,24 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
         hits = await ctx.throttle.begin(conn, attempts)
         user = await user_sql.get_login(conn, email)
     # No connection is held while argon2 runs: the pool is smaller than the login queue.
-    if user is None:
-        await ctx.passwords.verify_dummy(password)
-        LOGINS.labels("local", "failure").inc()
-        raise InvalidCredentials()
-    if not await ctx.passwords.verify(user["password_hash"], password):
+    try:
+        if user is None:
+            await ctx.passwords.verify_dummy(password)
+            right = False
+        else:
+            right = await ctx.passwords.verify(user["password_hash"], password)
+    except Busy:
+        # Refused before any password was tried (503): not a failure to count.
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await ctx.throttle.forgive(conn, hits)
+        raise
+    if user is None or not right:
         LOGINS.labels("local", "failure").inc()
         raise InvalidCredentials()
     new_hash = None
     if user["email_verified"] and ctx.passwords.needs_rehash(user["password_hash"]):
-        new_hash = await ctx.passwords.hash(password)
+        with contextlib.suppress(Busy):  # the password is right: rehash at a later login
+            new_hash = await ctx.passwords.hash(password)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.throttle.forgive(conn, hits)
         if not user["email_verified"]:
