@@ -87,6 +87,24 @@ class RateLimited(AppError):
         )
 
 
+class Busy(AppError):
+    """Overloaded on purpose: a bounded queue is full, so the request is refused at once
+    rather than left to wait (and hold memory) without limit. Safe to retry."""
+
+    status, code, message = 503, "busy", "The server is busy; try again shortly"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+    @classmethod
+    def openapi(cls) -> dict[int | str, dict[str, Any]]:
+        entry = super().openapi()
+        entry[cls.status]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        }
+        return entry
+
+
 class UpstreamUnavailable(AppError):
     status, code, message = 503, "upstream_unavailable", "Upstream service unavailable"
 

@@ -67,6 +67,8 @@ def create_app(settings: AuthSettings) -> FastAPI:
                 settings.argon2_memory_kib,
                 settings.argon2_parallelism,
                 threads=settings.password_hash_threads,
+                queue=settings.password_hash_queue,
+                nice=settings.password_hash_nice,
             )
             stack.callback(passwords.close)
             await stack.enter_async_context(periodic(THROTTLE_PRUNE_SECONDS, _pruner(pool)))

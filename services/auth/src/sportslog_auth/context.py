@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from sportslog_auth.oauth.flow_cookie import FlowCookie
@@ -40,3 +42,8 @@ class ClientInfo:
 
     def per_ip(self, rule: Rule) -> list[tuple[Rule, str]]:
         return [(rule, self.ip)] if self.ip else []
+
+    def fingerprint(self) -> str:
+        """Same user agent and IP, same fingerprint: what "the same client" means for a
+        refresh race (DESIGN.md §9). A missing value differs from an empty one."""
+        return hashlib.sha256(json.dumps([self.user_agent, self.ip]).encode()).hexdigest()

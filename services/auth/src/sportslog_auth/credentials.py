@@ -15,6 +15,7 @@ from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import CurrentUser
 from sportslog_auth.tokens import hash_token, random_token
 from sportslog_common.db import Connection
+from sportslog_common.errors import Busy
 from sportslog_common.events import (
     UserPasswordChanged,
     UserPasswordResetRequested,
@@ -58,7 +59,12 @@ async def reset_password(
     # Throttled before the (costly) hash, so refused guesses cost no argon2 work.
     async with ctx.pool.acquire() as conn, conn.transaction():
         hits = await ctx.throttle.begin(conn, client.per_ip(ctx.rules.token_ip))
-    new_hash = await ctx.passwords.hash(new_password)
+    try:
+        new_hash = await ctx.passwords.hash(new_password)
+    except Busy:  # 503 before the token was tried: not a failed attempt
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await ctx.throttle.forgive(conn, hits)
+        raise
     async with ctx.pool.acquire() as conn, conn.transaction():
         user = await user_sql.consume_reset_token(conn, hash_token(token))
         if user is None and (
@@ -81,7 +87,13 @@ async def confirm_password(ctx: AuthContext, user: CurrentUser, password: str | 
         stored = await user_sql.get_password_hash(conn, user.id)
     if stored is None:
         return False
-    if password is None or not await ctx.passwords.verify(stored, password):
+    try:
+        right = password is not None and await ctx.passwords.verify(stored, password)
+    except Busy:  # 503 before the password was tried: not a failed attempt
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await ctx.throttle.forgive(conn, hits)
+        raise
+    if not right:
         raise InvalidCredentials("Password is wrong")
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.throttle.forgive(conn, hits)

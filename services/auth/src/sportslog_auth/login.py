@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import NoReturn
 
 from sportslog_auth.context import AuthContext, ClientInfo
@@ -12,6 +13,7 @@ from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
 from sportslog_common.db import Record
+from sportslog_common.errors import Busy
 
 
 async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo) -> TokenResponse:
@@ -23,14 +25,22 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
         user = await user_sql.get_login(conn, email)
         pending = None if user is not None else await registrations_sql.latest_password(conn, email)
     # No connection is held while argon2 runs: the pool is smaller than the login queue.
-    if user is None:
-        await _refuse_unverified(ctx, pending, password)
-    if not await ctx.passwords.verify(user["password_hash"], password):
+    try:
+        if user is None:
+            await _refuse_unverified(ctx, pending, password)
+        right = await ctx.passwords.verify(user["password_hash"], password)
+    except Busy:
+        # Refused before any password was tried (503): not a failure to count.
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await ctx.throttle.forgive(conn, hits)
+        raise
+    if not right:
         LOGINS.labels("local", "failure").inc()
         raise InvalidCredentials()
     new_hash = None
     if ctx.passwords.needs_rehash(user["password_hash"]):
-        new_hash = await ctx.passwords.hash(password)
+        with contextlib.suppress(Busy):  # the password is right: rehash at a later login
+            new_hash = await ctx.passwords.hash(password)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.throttle.forgive(conn, hits)
         if new_hash is not None:
@@ -51,10 +61,10 @@ async def _refuse_unverified(ctx: AuthContext, pending: Record | None, password:
     """No verified password for this address. A pending registration's password never
     signs in (its own link activates it); the newest one's, when right, learns that the
     address waits for verification. One argon2 verify either way, as for a known user."""
-    LOGINS.labels("local", "failure").inc()
     if pending is None:
         await ctx.passwords.verify_dummy(password)
-        raise InvalidCredentials()
-    if await ctx.passwords.verify(pending["password_hash"], password):
-        raise EmailNotVerified()
-    raise InvalidCredentials()
+        right = False
+    else:
+        right = await ctx.passwords.verify(pending["password_hash"], password)
+    LOGINS.labels("local", "failure").inc()
+    raise EmailNotVerified() if right else InvalidCredentials()

@@ -1,6 +1,7 @@
 """Sessions: one per sign-in. A session's id is the `sid` claim and survives refresh-token
 rotation; each refresh token works once, and presenting a rotated one again (a replay:
-someone else holds a copy) revokes the whole session."""
+someone else holds a copy) revokes the whole session, unless the client that rotated it
+presents it again within REFRESH_REUSE_GRACE_SECONDS (a refresh race: DESIGN.md §9)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,10 @@ async def _issue(
     )
 
 
-async def refresh(ctx: AuthContext, refresh_token: str) -> TokenResponse:
+async def refresh(ctx: AuthContext, refresh_token: str, client: ClientInfo) -> TokenResponse:
     token_hash = hash_token(refresh_token)
     replay: tuple[uuid.UUID, uuid.UUID] | None = None
+    grace = timedelta(seconds=ctx.settings.refresh_reuse_grace_seconds)
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await session_sql.lock_refresh_token(conn, token_hash)
         live = (
@@ -78,16 +80,25 @@ async def refresh(ctx: AuthContext, refresh_token: str) -> TokenResponse:
         )
         if row is None or not live:
             tokens = None
-        elif row["rotated_at"] is not None:
-            await revoke(conn, row["session_id"], row["user_id"], "refresh_token_replay")
-            replay = (row["user_id"], row["session_id"])
-            tokens = None
-        else:
-            await session_sql.mark_rotated(conn, token_hash)
+        elif row["rotated_at"] is None:
+            await session_sql.mark_rotated(conn, token_hash, client.fingerprint())
             await session_sql.touch_session(conn, row["session_id"])
             tokens = await _issue(
                 conn, ctx, row["session_id"], row["user_id"], row["email"], row["token_version"]
             )
+        elif row["rotated_ago"] <= grace and row["rotated_by"] == client.fingerprint():
+            # A refresh race (DESIGN.md §9): two tabs of one client sent the same token at
+            # once, and the row lock let the other one rotate it first. This one gets a
+            # sibling in the same session; its successor stays valid too.
+            await session_sql.touch_session(conn, row["session_id"])
+            tokens = await _issue(
+                conn, ctx, row["session_id"], row["user_id"], row["email"], row["token_version"]
+            )
+            log.info("refresh_token_reused_within_grace", session_id=str(row["session_id"]))
+        else:
+            await revoke(conn, row["session_id"], row["user_id"], "refresh_token_replay")
+            replay = (row["user_id"], row["session_id"])
+            tokens = None
     # Raised after the commit, so a replay's revocation stands.
     if replay is not None:
         log.warning(

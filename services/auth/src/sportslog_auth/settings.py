@@ -65,6 +65,9 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
     jwt_audience: str = "sportslog"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # A rotated refresh token presented again this soon by the client that rotated it (two
+    # tabs refreshing at once) gets a sibling instead of revoking the session; 0 = never.
+    refresh_reuse_grace_seconds: int = Field(default=5, ge=0, le=60)
     verify_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)
     app_base_url: str = Field(default="http://localhost:8000", pattern=r"^https?://[^/]+")
@@ -78,6 +81,12 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     # Threads hashing passwords; 0 = the cores this process may use (cgroup CPU limit included).
     password_hash_threads: int = Field(default=0, ge=0, le=64)
+    # Hashes that may wait for a thread; one more is 503 `busy` with Retry-After. 64 waits
+    # ~0.6 s on 2 cores (55 verifies/s a core) and admits bursts of 64 sign-ins at once.
+    password_hash_queue: int = Field(default=64, ge=0, le=10_000)
+    # Added to the hashing threads' nice value (Linux, per thread): the event loop and the
+    # database win the CPU during a login storm, so other requests stay fast. 0 = unchanged.
+    password_hash_nice: int = Field(default=10, ge=0, le=19)
 
     # Sign-in with a provider: each one is enabled when its client id is set.
     google_client_id: str = ""

@@ -40,10 +40,12 @@ async def insert_refresh_token(conn: Conn, session_id: uuid.UUID, token_hash: st
 
 
 async def lock_refresh_token(conn: Conn, token_hash: str) -> asyncpg.Record | None:
-    """The token, its session and user, locked so two refreshes with it serialise."""
+    """The token, its session and user, locked so two refreshes with it serialise; with how
+    long ago (by the database's clock) and by which client it was rotated."""
     return await conn.fetchrow(
         """
-        SELECT r.rotated_at, s.id AS session_id, s.user_id, s.expires_at, s.revoked_at,
+        SELECT r.rotated_at, clock_timestamp() - r.rotated_at AS rotated_ago, r.rotated_by,
+               s.id AS session_id, s.user_id, s.expires_at, s.revoked_at,
                u.email, u.token_version
         FROM refresh_tokens r
         JOIN sessions s ON s.id = r.session_id
@@ -55,9 +57,12 @@ async def lock_refresh_token(conn: Conn, token_hash: str) -> asyncpg.Record | No
     )
 
 
-async def mark_rotated(conn: Conn, token_hash: str) -> None:
+async def mark_rotated(conn: Conn, token_hash: str, rotated_by: str) -> None:
     await conn.execute(
-        "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1", token_hash
+        "UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = $2"
+        " WHERE token_hash = $1",
+        token_hash,
+        rotated_by,
     )
 
 

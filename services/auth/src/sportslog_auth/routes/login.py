@@ -6,7 +6,7 @@ from sportslog_auth import login as login_flow
 from sportslog_auth.deps import Client, Ctx
 from sportslog_auth.errors import EmailNotVerified, InvalidCredentials
 from sportslog_auth.schemas import LoginRequest, TokenResponse
-from sportslog_common.errors import RateLimited
+from sportslog_common.errors import Busy, RateLimited
 
 router = APIRouter(prefix="/auth", tags=["login"])
 
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/auth", tags=["login"])
         **InvalidCredentials.openapi(),
         **EmailNotVerified.openapi(),
         **RateLimited.openapi(),
+        **Busy.openapi(),
     },
 )
 async def login(body: LoginRequest, ctx: Ctx, client: Client) -> TokenResponse:

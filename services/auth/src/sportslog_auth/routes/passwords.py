@@ -12,7 +12,7 @@ from sportslog_auth.schemas import (
     ResetPasswordRequest,
     TokenResponse,
 )
-from sportslog_common.errors import InvalidToken, RateLimited
+from sportslog_common.errors import Busy, InvalidToken, RateLimited
 
 router = APIRouter(tags=["passwords"])
 
@@ -28,7 +28,7 @@ async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
 
 @router.post(
     "/auth/reset-password",
-    responses={**InvalidOrExpiredToken.openapi(), **RateLimited.openapi()},
+    responses={**InvalidOrExpiredToken.openapi(), **RateLimited.openapi(), **Busy.openapi()},
 )
 async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -> MessageResponse:
     await credentials.reset_password(ctx, body.token, body.new_password, client)
@@ -41,6 +41,7 @@ async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -
         **InvalidCredentials.openapi(),
         **InvalidToken.openapi(),
         **RateLimited.openapi(),
+        **Busy.openapi(),
     },
 )
 async def change_password(

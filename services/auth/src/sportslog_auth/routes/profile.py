@@ -8,7 +8,7 @@ from sportslog_auth import profile
 from sportslog_auth.deps import Ctx, User
 from sportslog_auth.errors import InvalidCode, InvalidCredentials, ReauthenticationRequired
 from sportslog_auth.schemas import DeleteAccountRequest, MeResponse, ProfileUpdate
-from sportslog_common.errors import InvalidToken, RateLimited, ValidationFailed
+from sportslog_common.errors import Busy, InvalidToken, RateLimited, ValidationFailed
 from sportslog_common.merge_patch import MERGE_PATCH_OPENAPI, parse_patch
 
 router = APIRouter(prefix="/me", tags=["profile"], responses=InvalidToken.openapi())
@@ -39,6 +39,7 @@ async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str,
         **ReauthenticationRequired.openapi(),
         **InvalidCode.openapi(),
         **RateLimited.openapi(),
+        **Busy.openapi(),
     },
 )
 async def delete_account(body: DeleteAccountRequest, ctx: Ctx, user: User) -> None:

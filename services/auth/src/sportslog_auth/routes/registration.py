@@ -12,7 +12,7 @@ from sportslog_auth.schemas import (
     TokenRequest,
     TokenResponse,
 )
-from sportslog_common.errors import RateLimited
+from sportslog_common.errors import Busy, RateLimited
 
 router = APIRouter(prefix="/auth", tags=["registration"])
 
@@ -20,7 +20,7 @@ REGISTERED = "Check your inbox: we sent a link to verify this email address."
 RESENT = "If this address has an account waiting for verification, a new link is on its way."
 
 
-@router.post("/register", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/register", status_code=status.HTTP_202_ACCEPTED, responses=Busy.openapi())
 async def register(body: RegisterRequest, ctx: Ctx) -> MessageResponse:
     await registration.register(ctx, body.email, body.password)
     return MessageResponse(message=REGISTERED)

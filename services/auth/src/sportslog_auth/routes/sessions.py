@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from sportslog_auth import sessions
-from sportslog_auth.deps import Ctx, User
+from sportslog_auth.deps import Client, Ctx, User
 from sportslog_auth.errors import SessionNotFound
 from sportslog_auth.schemas import RefreshRequest, SessionsResponse, TokenResponse
 from sportslog_common.errors import InvalidToken
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/auth", tags=["sessions"], responses=InvalidToken.ope
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshRequest, ctx: Ctx) -> TokenResponse:
-    return await sessions.refresh(ctx, body.refresh_token)
+async def refresh(body: RefreshRequest, ctx: Ctx, client: Client) -> TokenResponse:
+    return await sessions.refresh(ctx, body.refresh_token, client)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
