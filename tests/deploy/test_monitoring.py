@@ -53,6 +53,7 @@ DASHBOARD_MUST_SHOW = {
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
         "sportslog_db_pool_connections",
+        "sportslog_rows_pruned_total",
     },
 }
 

@@ -30,6 +30,9 @@ EVENTS_CONSUMED = Counter(
     "sportslog_events_consumed_total", "Events consumed", ["queue", "type", "result"]
 )
 OUTBOX_PENDING = Gauge("sportslog_outbox_pending", "Outbox rows not yet published")
+ROWS_PRUNED = Counter(
+    "sportslog_rows_pruned_total", "Rows deleted past their retention (pruning.py)", ["table"]
+)
 # The default process collector has no thread count; a growing one means a pool that leaks.
 PYTHON_THREADS = Gauge(
     "sportslog_python_threads", "Live Python threads (event loop, argon2 pool, executors)"

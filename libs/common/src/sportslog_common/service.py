@@ -24,6 +24,7 @@ from sportslog_common.logging import configure_library_logging
 from sportslog_common.metrics import MetricsMiddleware
 from sportslog_common.migrations import migrate
 from sportslog_common.outbox import OutboxRelay
+from sportslog_common.pruning import Pruner, PruneRule
 from sportslog_common.settings import CommonSettings, DatabaseSettings
 
 log = structlog.get_logger("sportslog.service")
@@ -156,6 +157,16 @@ async def periodic(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@asynccontextmanager
+async def pruning(
+    pool: db.Pool, settings: DatabaseSettings, rules: list[PruneRule]
+) -> AsyncIterator[Pruner]:
+    """Prune `rules` every PRUNE_INTERVAL_SECONDS while the service runs."""
+    pruner = Pruner(pool, rules, batch_size=settings.prune_batch_size)
+    async with periodic(settings.prune_interval_seconds, pruner.run):
+        yield pruner
 
 
 def serve(app: FastAPI, settings: CommonSettings) -> None:

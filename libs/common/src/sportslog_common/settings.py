@@ -80,6 +80,11 @@ class DatabaseSettings(CommonSettings):
     database_url: str = Field(min_length=1)
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
+    # Seconds between two passes of the prune that deletes rows past their retention
+    # (sportslog_common.pruning; each service's *_RETENTION_* settings say how long).
+    prune_interval_seconds: float = Field(default=600.0, gt=0)
+    # Rows one DELETE of that prune removes at most: small, so its locks are short.
+    prune_batch_size: int = Field(default=1000, ge=1, le=10_000)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -14,28 +14,32 @@ from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.routes import activities, exports, imports, stats
 from sportslog_activities.settings import ActivitiesSettings
 from sportslog_common.bus import Consumer
-from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
+from sportslog_common.pruning import PruneRule
 from sportslog_common.service import (
     broker,
     build_app,
     database,
     outbox_relay,
-    periodic,
+    pruning,
     ready_checks,
 )
 
-PRUNE_SECONDS = 600.0
+# An Idempotency-Key replays its activity for 24 hours; then the prune forgets it.
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
 
-def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        async with pool.acquire() as conn:
-            await queries.delete_idempotency_keys_before(conn, IDEMPOTENCY_KEY_LIFETIME)
-
-    return run
+def prune_rules(settings: ActivitiesSettings) -> list[PruneRule]:
+    """What the periodic prune deletes."""
+    return [
+        PruneRule("idempotency_keys", queries.PRUNE_IDEMPOTENCY_KEYS, IDEMPOTENCY_KEY_LIFETIME),
+        PruneRule(
+            "processed_events",
+            queries.PRUNE_PROCESSED_EVENTS,
+            timedelta(days=settings.processed_event_retention_days),
+        ),
+    ]
 
 
 def create_app(
@@ -56,7 +60,7 @@ def create_app(
             await consumer.start()
             stack.push_async_callback(consumer.stop)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
-            await stack.enter_async_context(periodic(PRUNE_SECONDS, _pruner(pool)))
+            await stack.enter_async_context(pruning(pool, settings, prune_rules(settings)))
             app.state.settings = settings
             app.state.importer = Importer(pool, settings.max_device_data_bytes)
             app.state.cursor_signer = CursorSigner(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -120,13 +120,6 @@ async def set_idempotency_result(
         key,
         activity_id,
     )
-
-
-async def delete_idempotency_keys_before(conn: Conn, cutoff: timedelta) -> int:
-    result = await conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", cutoff
-    )
-    return int(result.split()[-1])
 
 
 async def get_activity(
@@ -271,3 +264,23 @@ def cursor_for_export(conn: Conn, user_id: uuid.UUID) -> Any:
         user_id,
         prefetch=500,
     )
+
+
+# What the periodic prune deletes (sportslog_common.pruning): $1 = retention, $2 = batch size.
+PRUNE_IDEMPOTENCY_KEYS = """
+DELETE FROM idempotency_keys WHERE (user_id, key) IN (
+    SELECT user_id, key FROM idempotency_keys
+    WHERE created_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+PRUNE_PROCESSED_EVENTS = """
+DELETE FROM processed_events WHERE (event_id, consumer) IN (
+    SELECT event_id, consumer FROM processed_events
+    WHERE processed_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -10,7 +11,7 @@ from sportslog_auth.keys import load_signing_keys
 from sportslog_auth.oauth.flow_cookie import FlowCookie
 from sportslog_auth.oauth.providers import configured_providers
 from sportslog_auth.passwords import Passwords
-from sportslog_auth.queries import oauth as oauth_sql
+from sportslog_auth.queries import pruning as pruning_sql
 from sportslog_auth.routes import (
     internal,
     jwks,
@@ -23,31 +24,36 @@ from sportslog_auth.routes import (
     sessions,
 )
 from sportslog_auth.settings import AuthSettings
-from sportslog_auth.throttle import Rules, Throttle, prune
+from sportslog_auth.throttle import HIT_RETENTION, Rules, Throttle
 from sportslog_auth.tokens import AccessTokenIssuer
-from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
+from sportslog_common.pruning import PruneRule
 from sportslog_common.sealing import Sealer
 from sportslog_common.service import (
     broker,
     build_app,
     database,
     outbox_relay,
-    periodic,
+    pruning,
     ready_checks,
 )
 
-THROTTLE_PRUNE_SECONDS = 600.0
 
-
-def _pruner(pool: Pool) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        async with pool.acquire() as conn:
-            await prune(conn)
-            await oauth_sql.delete_expired(conn)
-
-    return run
+def prune_rules(settings: AuthSettings) -> list[PruneRule]:
+    """What the periodic prune deletes, in this order: a session's tokens before it."""
+    tokens = timedelta(days=settings.refresh_token_retention_days)
+    sessions = timedelta(days=settings.session_retention_days)
+    codes = timedelta(days=settings.otp_challenge_retention_days)
+    return [
+        PruneRule("refresh_tokens", pruning_sql.REFRESH_TOKENS, tokens),
+        PruneRule("sessions", pruning_sql.SESSIONS, sessions),
+        PruneRule("otp_challenges", pruning_sql.OTP_CHALLENGES, codes),
+        PruneRule("throttle_hits", pruning_sql.THROTTLE_HITS, HIT_RETENTION),
+        # Spent states and exchange codes are worth nothing once expired.
+        PruneRule("oauth_spent_states", pruning_sql.OAUTH_SPENT_STATES, timedelta(0)),
+        PruneRule("oauth_exchange_codes", pruning_sql.OAUTH_EXCHANGE_CODES, timedelta(0)),
+    ]
 
 
 def create_app(settings: AuthSettings) -> FastAPI:
@@ -71,7 +77,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
                 nice=settings.password_hash_nice,
             )
             stack.callback(passwords.close)
-            await stack.enter_async_context(periodic(THROTTLE_PRUNE_SECONDS, _pruner(pool)))
+            await stack.enter_async_context(pruning(pool, settings, prune_rules(settings)))
             hmac_secret = settings.token_hmac_secret.get_secret_value().encode()
             app.state.pool = pool
             app.state.jwks = keys.jwks

@@ -87,6 +87,13 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
     # Added to the hashing threads' nice value (Linux, per thread): the event loop and the
     # database win the CPU during a login storm, so other requests stay fast. 0 = unchanged.
     password_hash_nice: int = Field(default=10, ge=0, le=19)
+    # Days the prune keeps rows that can no longer be used. A session has ended at its
+    # revocation or expiry; it stays for investigations, its refresh tokens (one per
+    # rotation) less long, and never longer than it (they go with it). One-time codes count
+    # from their expiry, and stay a day at least, for limits counted over 24 hours.
+    refresh_token_retention_days: int = Field(default=7, ge=1)
+    session_retention_days: int = Field(default=30, ge=1)
+    otp_challenge_retention_days: int = Field(default=7, ge=1)
 
     # Sign-in with a provider: each one is enabled when its client id is set.
     google_client_id: str = ""
@@ -119,6 +126,15 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
                         raise ValueError(f"OIDC_{name.upper()}_{part.upper()} is missing or empty")
             data = {**data, "oidc_providers": found}
         return data
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> AuthSettings:
+        if self.refresh_token_retention_days > self.session_retention_days:
+            raise ValueError(
+                "REFRESH_TOKEN_RETENTION_DAYS cannot exceed SESSION_RETENTION_DAYS:"
+                " a session's refresh tokens are deleted with it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_oauth(self) -> AuthSettings:

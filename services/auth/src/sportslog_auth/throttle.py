@@ -22,6 +22,8 @@ THROTTLED = Counter(
     "sportslog_auth_throttled_total", "Attempts refused by brute-force throttling", ["rule"]
 )
 WINDOW = timedelta(minutes=15)
+# Hits older than every rule's window count for nothing: the periodic prune deletes them.
+HIT_RETENTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,6 @@ class Throttle:
     async def forgive(self, conn: Connection, hit_ids: list[int]) -> None:
         """The attempt succeeded: it was not a failure. Earlier failures still count."""
         await throttle_sql.delete_hits(conn, hit_ids)
-
-
-async def prune(conn: Connection) -> int:
-    """Forget hits older than any window (run periodically)."""
-    return await throttle_sql.delete_hits_before(conn, timedelta(days=1))
 
 
 @dataclass(frozen=True)

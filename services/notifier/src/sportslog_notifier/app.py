@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from sportslog_common.bus import Consumer
 from sportslog_common.logging import configure_logging
+from sportslog_common.pruning import PruneRule
 from sportslog_common.sealing import Sealer
-from sportslog_common.service import broker, build_app, database, ready_checks
+from sportslog_common.service import broker, build_app, database, pruning, ready_checks
+from sportslog_notifier import queries
 from sportslog_notifier.consumers import Notifier
 from sportslog_notifier.rendering import Renderer
 from sportslog_notifier.senders.email import EmailSender, SmtpEmailSender
 from sportslog_notifier.senders.sms import SmsSender
 from sportslog_notifier.senders.sms import sms_sender as sms_sender_for
 from sportslog_notifier.settings import NotifierSettings
+
+
+def prune_rules(settings: NotifierSettings) -> list[PruneRule]:
+    """What the periodic prune deletes."""
+    retention = timedelta(days=settings.delivery_retention_days)
+    return [PruneRule("deliveries", queries.PRUNE_DELIVERIES, retention)]
 
 
 def create_app(
@@ -54,6 +63,7 @@ def create_app(
             await consumer.start()
             # On SIGTERM: stop taking messages and finish the ones in flight.
             stack.push_async_callback(consumer.stop)
+            await stack.enter_async_context(pruning(pool, settings, prune_rules(settings)))
             app.state.pool = pool
             app.state.ready_checks = ready_checks(pool, connection)
             yield

@@ -62,3 +62,17 @@ async def finish_delivery(conn: Conn, event_id: uuid.UUID, status: str, error: s
         status,
         error,
     )
+
+
+# What the periodic prune deletes (sportslog_common.pruning): $1 = retention, $2 = batch
+# size. A delivery untouched for that long is final (a send holds its lease for seconds);
+# the lease test only makes sure a live one is never taken from under its worker.
+PRUNE_DELIVERIES = """
+DELETE FROM deliveries WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE updated_at < now() - $1::interval
+      AND (status <> 'sending' OR claimed_until < now())
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""

@@ -34,6 +34,11 @@ class NotifierSettings(DatabaseSettings):
     # How long a send may hold its delivery before a redelivered copy may send it again
     # (after a crash); keep it under the retry window (2+4+8+16 s with the default base).
     delivery_lease_seconds: float = Field(default=25.0, gt=0)
+    # Days a delivery stays in the log after its last change. The log is also what keeps a
+    # copy of an event delivered again from being sent twice, and queues keep messages with
+    # no time limit: keep this well beyond the longest notifier outage, or the age of a dead
+    # letter you might move back.
+    delivery_retention_days: int = Field(default=30, ge=1)
 
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)

@@ -147,8 +147,3 @@ async def take_exchange_code(conn: Conn, code_hash: str) -> asyncpg.Record | Non
         """,
         code_hash,
     )
-
-
-async def delete_expired(conn: Conn) -> None:
-    await conn.execute("DELETE FROM oauth_spent_states WHERE expires_at < now()")
-    await conn.execute("DELETE FROM oauth_exchange_codes WHERE expires_at < now()")

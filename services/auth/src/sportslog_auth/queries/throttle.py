@@ -43,10 +43,3 @@ async def oldest_hit(conn: Conn, scope: str, key: str, window: timedelta) -> dat
 
 async def delete_hits(conn: Conn, hit_ids: list[int]) -> None:
     await conn.execute("DELETE FROM throttle_hits WHERE id = ANY($1::bigint[])", hit_ids)
-
-
-async def delete_hits_before(conn: Conn, cutoff: timedelta) -> int:
-    result = await conn.execute(
-        "DELETE FROM throttle_hits WHERE hit_at < now() - $1::interval", cutoff
-    )
-    return int(result.split()[-1])
