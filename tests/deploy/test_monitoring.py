@@ -37,6 +37,10 @@ DASHBOARD_MUST_SHOW = {
         "sportslog_users_registered_total",
         "sportslog_logins_total",
         "sportslog_auth_throttled_total",
+        # Issue 16 point 3: the SMS budget, SMS by country, code sign-ins locked.
+        "sportslog_sms_sent_total",
+        "sportslog_sms_budget_used_ratio",
+        "sportslog_otp_locked_total",
     },
     "sportslog-activities": {"sportslog_activities_created_total"},
     "sportslog-notifier": {
@@ -366,6 +370,32 @@ ALERT_CASES: dict[str, dict[str, Any]] = {
         "evals": {
             "1440m": [],
             "1455m": [{"severity": "warning", "method": "local"}],
+        },
+    },
+    # Issue 16 point 3.
+    "SportslogSmsBudgetHigh": {
+        "series": {
+            # Two auth replicas read the same count from PostgreSQL: at 50% each the
+            # deployment is at 50%, not 100% (max, not sum); then 85%, one alert.
+            'sportslog_sms_budget_used_ratio{job="auth", instance="a"}': "0.5x10 0.85x20",
+            'sportslog_sms_budget_used_ratio{job="auth", instance="b"}': "0.5x10 0.84x20",
+        },
+        "evals": {
+            "10m": [],
+            "13m": [],  # at 85% for 2 minutes: not yet
+            "20m": [{"severity": "warning"}],
+        },
+    },
+    "SportslogSmsBudgetExhausted": {
+        "series": {
+            # 85% is only the warning; then one replica sees the budget spent, the other
+            # has not refreshed yet.
+            'sportslog_sms_budget_used_ratio{job="auth", instance="a"}': "0.85x10 1x20",
+            'sportslog_sms_budget_used_ratio{job="auth", instance="b"}': "0.85x10 0.99x20",
+        },
+        "evals": {
+            "10m": [],
+            "20m": [{"severity": "critical"}],
         },
     },
 }

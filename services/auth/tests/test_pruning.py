@@ -155,13 +155,54 @@ async def test_only_what_ended_past_its_retention_is_pruned(app, settings):
         "refresh_tokens",
         "sessions",
         "otp_challenges",
+        "pending_registrations",
         "throttle_hits",
+        "sms_sends",
         "oauth_spent_states",
         "oauth_exchange_codes",
     ]
     # Each ended session's two tokens went before the session itself (nothing left to cascade).
     assert pruned["refresh_tokens"] >= 6
     assert pruned["sessions"] >= 2
+
+
+async def test_links_expired_past_retention_and_sends_out_of_the_budget_are_pruned(app, settings):
+    # A resend renews an expired link for 7 days; an SMS counts against the budget for 24 h.
+    assert settings.pending_registration_retention_days == 7
+    pool = app.state.pool
+    async with pool.acquire() as conn:
+        user_id = await new_user(conn)
+        links = {}
+        for name, expires_in in {
+            "8_days_ago": -8 * DAY,
+            "6_days_ago": -6 * DAY,
+            "live": DAY,
+        }.items():
+            links[name] = await conn.fetchval(
+                "INSERT INTO pending_registrations (user_id, password_hash, token_hash, expires_at)"
+                " VALUES ($1, 'h', $2, now() + $3::interval) RETURNING id",
+                user_id,
+                uuid.uuid4().hex,
+                expires_in,
+            )
+        sends = await conn.fetch(
+            "INSERT INTO sms_sends (country, sent_at) VALUES ('+44', now() - interval '25 hours'),"
+            " ('+44', now() - interval '23 hours') RETURNING id"
+        )
+
+    pruned = await Pruner(pool, prune_rules(settings)).prune_once()
+
+    async with pool.acquire() as conn:
+        left = await conn.fetch(
+            "SELECT id FROM pending_registrations WHERE id = ANY($1::uuid[])", list(links.values())
+        )
+        assert {row["id"] for row in left} == {links["6_days_ago"], links["live"]}
+        sends_left = await conn.fetch(
+            "SELECT id FROM sms_sends WHERE id = ANY($1::bigint[])", [r["id"] for r in sends]
+        )
+        assert [row["id"] for row in sends_left] == [sends[1]["id"]]
+    assert pruned["pending_registrations"] >= 1
+    assert pruned["sms_sends"] >= 1
 
 
 async def test_a_session_in_use_is_skipped_not_waited_for(app, settings):

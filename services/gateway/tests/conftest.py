@@ -1,5 +1,9 @@
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
 import httpx
 import pytest
+from aiohttp import web
 from asgi_lifespan import LifespanManager
 
 from sportslog_common.testing import free_port
@@ -40,3 +44,44 @@ async def client(settings, mint):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
             yield c
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass
+class Probe:
+    """An upstream that records each request it receives and, standing in for auth's
+    internal endpoint as TokenMint stands in for its JWKS, says every token is current."""
+
+    url: str
+    seen: list[Seen] = field(default_factory=list)
+
+    def header(self, name: str) -> list[str]:
+        return [v for k, v in self.seen[-1].headers if k.lower() == name.lower()]
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[Probe]:
+    port = free_port()
+    found = Probe(f"http://127.0.0.1:{port}")
+
+    async def record(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path.startswith("/internal/"):
+            return web.json_response({"token_version": 0, "revoked_sessions": []})
+        found.seen.append(Seen(request.method, request.path, list(request.headers.items()), body))
+        return web.json_response({"ok": True})
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield found
+    await runner.cleanup()

@@ -1,5 +1,7 @@
 """Rate limits, CORS, security headers and who the client is."""
 
+import uuid
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -56,6 +58,61 @@ async def test_provider_sign_in_routes_count_as_sensitive(make_client):
     ):
         r = await client.request(method, path)
         assert r.status_code == 429, path
+
+
+# Signed-in routes that send an SMS or a mail, or set where the next SMS goes (issue 16, 3).
+SIGNED_IN_SENDERS = [
+    ("POST", "/me/phone/verify-request"),
+    ("POST", "/me/phone/verify"),
+    ("PUT", "/me/profile"),
+    ("PUT", "/me/password"),
+    ("DELETE", "/me"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SIGNED_IN_SENDERS)
+async def test_signed_in_senders_have_the_tighter_limit(make_client, probe, mint, method, path):
+    client = await make_client(
+        auth_url=probe.url, rate_limit_auth="3/minute", rate_limit_default="100/minute"
+    )
+    headers = mint.headers(uuid.uuid4())
+    answers = [await client.request(method, path, json={}, headers=headers) for _ in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    refused = answers[3]
+    assert refused.json() == {"error": "Too many requests", "code": "rate_limited"}
+    assert 1 <= int(refused.headers["retry-after"]) <= 61
+    assert refused.headers["ratelimit-limit"] == "3"
+    assert [seen.path for seen in probe.seen] == [path] * 3  # the refused one never left
+    assert (await client.get("/me", headers=headers)).status_code == 200
+
+
+async def test_phone_code_and_number_change_share_one_budget_reads_do_not(make_client, probe, mint):
+    client = await make_client(
+        auth_url=probe.url, rate_limit_auth="2/minute", rate_limit_default="100/minute"
+    )
+    headers = mint.headers(uuid.uuid4())
+    for _ in range(2):
+        r = await client.post("/me/phone/verify-request", headers=headers)
+        assert r.status_code == 200
+    for method, path, body in (
+        ("POST", "/me/phone/verify-request", None),
+        ("PUT", "/me/profile", {"phone_number": "+442079460958"}),
+    ):
+        r = await client.request(method, path, json=body, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (429, "rate_limited"), path
+        assert int(r.headers["retry-after"]) >= 1
+    # The same client's reads and other /me writes stay under the default limit only.
+    for method, path in (
+        ("GET", "/me"),
+        ("GET", "/me"),
+        ("GET", "/me"),
+        ("PUT", "/me/preferences"),
+        ("DELETE", "/me/connections/google"),
+    ):
+        r = await client.request(method, path, headers=headers)
+        assert r.status_code == 200, path
+        assert r.headers["ratelimit-limit"] == "100"
+    assert len(probe.seen) == 2 + 5
 
 
 async def test_global_limit_per_client(make_client):

@@ -15,6 +15,7 @@ class AppError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     message: ClassVar[str] = "Internal server error"
+    sends_retry_after: ClassVar[bool] = False  # documented in the OpenAPI responses
 
     def __init__(
         self,
@@ -37,7 +38,12 @@ class AppError(Exception):
     @classmethod
     def openapi(cls) -> dict[int | str, dict[str, Any]]:
         """Entry for a route's `responses=`."""
-        return {cls.status: {"model": ErrorBody, "description": cls.message}}
+        entry: dict[str, Any] = {"model": ErrorBody, "description": cls.message}
+        if cls.sends_retry_after:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            }
+        return {cls.status: entry}
 
 
 class InvalidJson(AppError):
@@ -78,6 +84,7 @@ class PayloadTooLarge(AppError):
 
 class RateLimited(AppError):
     status, code, message = 429, "rate_limited", "Too many requests"
+    sends_retry_after = True
 
     def __init__(
         self, retry_after: int, message: str | None = None, headers: dict[str, str] | None = None
@@ -93,16 +100,10 @@ class Busy(AppError):
 
     status, code, message = 503, "busy", "The server is busy; try again shortly"
 
+    sends_retry_after = True
+
     def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
-
-    @classmethod
-    def openapi(cls) -> dict[int | str, dict[str, Any]]:
-        entry = super().openapi()
-        entry[cls.status]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
-        }
-        return entry
 
 
 class UpstreamUnavailable(AppError):

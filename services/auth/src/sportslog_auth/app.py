@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -24,6 +25,8 @@ from sportslog_auth.routes import (
     sessions,
 )
 from sportslog_auth.settings import AuthSettings
+from sportslog_auth.sms_budget import WINDOW as SMS_WINDOW
+from sportslog_auth.sms_budget import SmsBudget
 from sportslog_auth.throttle import HIT_RETENTION, Rules, Throttle
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.jwt import JwksVerifier
@@ -35,9 +38,12 @@ from sportslog_common.service import (
     build_app,
     database,
     outbox_relay,
+    periodic,
     pruning,
     ready_checks,
 )
+
+SMS_BUDGET_REFRESH_SECONDS = 60  # how stale sportslog_sms_budget_used_ratio may get
 
 
 def prune_rules(settings: AuthSettings) -> list[PruneRule]:
@@ -45,11 +51,14 @@ def prune_rules(settings: AuthSettings) -> list[PruneRule]:
     tokens = timedelta(days=settings.refresh_token_retention_days)
     sessions = timedelta(days=settings.session_retention_days)
     codes = timedelta(days=settings.otp_challenge_retention_days)
+    pending = timedelta(days=settings.pending_registration_retention_days)
     return [
         PruneRule("refresh_tokens", pruning_sql.REFRESH_TOKENS, tokens),
         PruneRule("sessions", pruning_sql.SESSIONS, sessions),
         PruneRule("otp_challenges", pruning_sql.OTP_CHALLENGES, codes),
+        PruneRule("pending_registrations", pruning_sql.PENDING_REGISTRATIONS, pending),
         PruneRule("throttle_hits", pruning_sql.THROTTLE_HITS, HIT_RETENTION),
+        PruneRule("sms_sends", pruning_sql.SMS_SENDS, SMS_WINDOW),
         # Spent states and exchange codes are worth nothing once expired.
         PruneRule("oauth_spent_states", pruning_sql.OAUTH_SPENT_STATES, timedelta(0)),
         PruneRule("oauth_exchange_codes", pruning_sql.OAUTH_EXCHANGE_CODES, timedelta(0)),
@@ -78,6 +87,11 @@ def create_app(settings: AuthSettings) -> FastAPI:
             )
             stack.callback(passwords.close)
             await stack.enter_async_context(pruning(pool, settings, prune_rules(settings)))
+            sms_budget = SmsBudget(settings.sms_daily_budget)
+            await sms_budget.refresh(pool)
+            await stack.enter_async_context(
+                periodic(SMS_BUDGET_REFRESH_SECONDS, partial(sms_budget.refresh, pool))
+            )
             hmac_secret = settings.token_hmac_secret.get_secret_value().encode()
             app.state.pool = pool
             app.state.jwks = keys.jwks
@@ -96,8 +110,11 @@ def create_app(settings: AuthSettings) -> FastAPI:
                     keys.jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
                 ),
                 throttle=Throttle(hmac_secret),
+                sms_budget=sms_budget,
                 rules=Rules.from_limits(
-                    settings.login_max_failures_per_account, settings.login_max_failures_per_ip
+                    settings.login_max_failures_per_account,
+                    settings.login_max_failures_per_ip,
+                    settings.otp_max_failures_per_day,
                 ),
                 otp_secret=hmac_secret,
                 providers=providers,

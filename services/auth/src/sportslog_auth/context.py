@@ -10,6 +10,7 @@ from sportslog_auth.oauth.flow_cookie import FlowCookie
 from sportslog_auth.oauth.providers import Provider
 from sportslog_auth.passwords import Passwords
 from sportslog_auth.settings import AuthSettings
+from sportslog_auth.sms_budget import SmsBudget
 from sportslog_auth.throttle import Rule, Rules, Throttle
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.db import Pool
@@ -28,6 +29,7 @@ class AuthContext:
     sealer: Sealer
     verifier: JwksVerifier  # auth's own tokens, against its own key set
     throttle: Throttle
+    sms_budget: SmsBudget
     rules: Rules
     otp_secret: bytes  # TOKEN_HMAC_SECRET: codes are stored as HMAC-SHA256 under it
     providers: dict[str, Provider]  # sign-in providers by path name

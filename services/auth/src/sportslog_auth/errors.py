@@ -35,6 +35,23 @@ class NoPhoneNumber(AppError):
     status, code, message = 409, "no_phone_number", "Add a phone number to your profile first"
 
 
+class SmsUnavailable(AppError):
+    """The deployment's SMS_DAILY_BUDGET is spent: `Retry-After` says when a send frees up."""
+
+    status, code, message = (
+        503,
+        "sms_unavailable",
+        "SMS cannot be sent right now; use email instead or try again later",
+    )
+    sends_retry_after = True
+
+    def __init__(self, retry_after: int, *, fallback: str | None = None) -> None:
+        super().__init__(
+            details={"fallback": fallback} if fallback else None,
+            headers={"Retry-After": str(max(1, retry_after))},
+        )
+
+
 class OAuthStateInvalid(AppError):
     status, code, message = (
         400,

@@ -47,7 +47,11 @@ async def get_me(ctx: AuthContext, user: CurrentUser) -> MeResponse:
 
 async def update_profile(ctx: AuthContext, user: CurrentUser, body: ProfileUpdate) -> MeResponse:
     changes = body.model_dump(include=body.model_fields_set)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        number = changes.get("phone_number")
+        if number is not None and number != await profile_sql.lock_phone_number(conn, user.id):
+            # Each new number is a target for verification SMS: 3 a day (DESIGN.md §9).
+            await ctx.throttle.begin(conn, [(ctx.rules.phone_change, str(user.id))])
         await profile_sql.update_profile(conn, user.id, changes)
     return await get_me(ctx, user)
 

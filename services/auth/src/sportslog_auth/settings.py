@@ -76,6 +76,12 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
     oauth_token_encryption_key: Aes256Key | None = None
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_ip: int = Field(default=100, ge=1)
+    # Wrong sign-in codes an account may get in a rolling 24 h; the next one locks code
+    # sign-in (password and reset link still work) and mails the owner (DESIGN.md §9).
+    otp_max_failures_per_day: int = Field(default=20, ge=1)
+    # SMS the whole deployment may send in a rolling 24 h; past it, OTP by SMS answers 503
+    # `sms_unavailable` (use email) and phone verification waits (DESIGN.md §9).
+    sms_daily_budget: int = Field(default=10_000, ge=0)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
@@ -94,6 +100,8 @@ class AuthSettings(DatabaseSettings, InternalApiSettings):
     refresh_token_retention_days: int = Field(default=7, ge=1)
     session_retention_days: int = Field(default=30, ge=1)
     otp_challenge_retention_days: int = Field(default=7, ge=1)
+    # An expired registration or reset link is renewed by a resend this long, then deleted.
+    pending_registration_retention_days: int = Field(default=7, ge=1)
 
     # Sign-in with a provider: each one is enabled when its client id is set.
     google_client_id: str = ""

@@ -1,5 +1,6 @@
 """Rate limits with the `limits` library: a moving window per client on everything, and a
-tighter one on the routes that guess or send (login, codes, registration, reset mails).
+tighter one on the routes that guess or send (login, codes, registration, reset mails,
+phone codes) or change where a message goes.
 Storage is `memory://` for one replica, a Redis URI for several (RATE_LIMIT_STORAGE)."""
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ SENSITIVE = (
     ("GET", "/auth/login/"),  # each start may fetch a provider's discovery document
     ("GET", "/auth/callback/"),  # each callback spends a code at the provider
     ("POST", "/auth/oauth/exchange"),
+    # Signed in, still a sender: one stolen token must not pump SMS or mail (issue 16, 3).
+    ("POST", "/me/phone/"),  # verify-request sends an SMS, verify guesses its code
+    ("PUT", "/me/profile"),  # sets the phone number the next SMS goes to
+    ("PUT", "/me/password"),  # mails a "password changed" notice
+    ("DELETE", "/me"),  # mails a goodbye (and tries a password or code)
 )
 
 

@@ -80,6 +80,16 @@ class UserPhoneVerificationRequested(EventData):
     expires_at: datetime
 
 
+class UserOtpLocked(EventData):
+    """Too many wrong sign-in codes in 24 h: code sign-in is off until `until`."""
+
+    TYPE = "user.otp_locked"
+    user_id: uuid.UUID
+    email: str
+    failures: int
+    until: datetime
+
+
 class UserTokensRevoked(EventData):
     TYPE = "user.tokens_revoked"
     user_id: uuid.UUID

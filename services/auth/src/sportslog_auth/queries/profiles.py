@@ -31,6 +31,13 @@ async def get_me(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
     )
 
 
+async def lock_phone_number(conn: Conn, user_id: uuid.UUID) -> str | None:
+    number: str | None = await conn.fetchval(
+        "SELECT phone_number FROM profiles WHERE user_id = $1 FOR UPDATE", user_id
+    )
+    return number
+
+
 async def update_profile(conn: Conn, user_id: uuid.UUID, changes: dict[str, Any]) -> None:
     """Set the given columns; a changed phone number becomes unverified."""
     await conn.execute(

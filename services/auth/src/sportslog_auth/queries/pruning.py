@@ -48,6 +48,26 @@ DELETE FROM throttle_hits WHERE id IN (
 )
 """
 
+# Registration and reset links expired more than $1 ago (until then a resend renews them).
+PENDING_REGISTRATIONS = """
+DELETE FROM pending_registrations WHERE id IN (
+    SELECT id FROM pending_registrations
+    WHERE expires_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+# Sends older than $1 (the SMS budget's 24 h) no longer count against it.
+SMS_SENDS = """
+DELETE FROM sms_sends WHERE id IN (
+    SELECT id FROM sms_sends
+    WHERE sent_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
 OAUTH_SPENT_STATES = """
 DELETE FROM oauth_spent_states WHERE state_hash IN (
     SELECT state_hash FROM oauth_spent_states

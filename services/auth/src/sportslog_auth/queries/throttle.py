@@ -43,3 +43,14 @@ async def oldest_hit(conn: Conn, scope: str, key: str, window: timedelta) -> dat
 
 async def delete_hits(conn: Conn, hit_ids: list[int]) -> None:
     await conn.execute("DELETE FROM throttle_hits WHERE id = ANY($1::bigint[])", hit_ids)
+
+
+async def count_hits(conn: Conn, scope: str, key: str, window: timedelta) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM throttle_hits"
+        " WHERE scope = $1 AND key = $2 AND hit_at > now() - $3::interval",
+        scope,
+        key,
+        window,
+    )
+    return count

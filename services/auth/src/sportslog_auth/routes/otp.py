@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from sportslog_auth import otp, profile
 from sportslog_auth.deps import Client, Ctx, User
-from sportslog_auth.errors import InvalidCode, NoPhoneNumber
+from sportslog_auth.errors import InvalidCode, NoPhoneNumber, SmsUnavailable
 from sportslog_auth.schemas import (
     MeResponse,
     MessageResponse,
@@ -21,7 +21,7 @@ CODE_SENT = "If this identifier belongs to an account, a code is on its way."
 PHONE_CODE_SENT = "A code is on its way to your phone."
 
 
-@router.post("/auth/otp/request", responses=RateLimited.openapi())
+@router.post("/auth/otp/request", responses={**RateLimited.openapi(), **SmsUnavailable.openapi()})
 async def request_code(body: OtpRequest, ctx: Ctx) -> MessageResponse:
     await otp.request_login_code(ctx, body.identifier, body.channel)
     return MessageResponse(message=CODE_SENT)
@@ -35,7 +35,12 @@ async def verify_code(body: OtpVerify, ctx: Ctx, client: Client) -> TokenRespons
 @router.post(
     "/me/phone/verify-request",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**NoPhoneNumber.openapi(), **RateLimited.openapi(), **InvalidToken.openapi()},
+    responses={
+        **NoPhoneNumber.openapi(),
+        **RateLimited.openapi(),
+        **SmsUnavailable.openapi(),
+        **InvalidToken.openapi(),
+    },
 )
 async def request_phone_code(ctx: Ctx, user: User) -> MessageResponse:
     await otp.request_phone_code(ctx, user)

@@ -19,7 +19,7 @@ async def me(ctx: Ctx, user: User) -> MeResponse:
     return await profile.get_me(ctx, user)
 
 
-@router.put("/profile")
+@router.put("/profile", responses={**ValidationFailed.openapi(), **RateLimited.openapi()})
 async def update_profile(body: ProfileUpdate, ctx: Ctx, user: User) -> MeResponse:
     return await profile.update_profile(ctx, user, body)
 
