@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sportslog_common.events import (
     Envelope,
     UserDeleted,
+    UserOtpLocked,
     UserOtpRequested,
     UserPasswordChanged,
     UserPasswordResetRequested,
@@ -117,6 +118,23 @@ async def test_password_changed_and_goodbye_emails(app, smtp, publisher):
     await publisher.publish(wrap(UserDeleted(user_id=uuid.uuid4(), email=to)))
     goodbye = await smtp.wait_for(to, count=2)
     assert goodbye.subject == "Your sports-log account was deleted"
+
+
+async def test_otp_locked_security_email(app, smtp, publisher):
+    to = email_address()
+    until = datetime(2026, 12, 8, 9, 30, 12, tzinfo=UTC)
+    await publisher.publish(
+        wrap(UserOtpLocked(user_id=uuid.uuid4(), email=to, failures=20, until=until))
+    )
+    mail = await smtp.wait_for(to)
+    assert mail.subject == "Sign-in with a code is paused on your sports-log account"
+    text = mail.text()
+    assert "20 wrong sign-in codes" in text
+    assert "paused until 2026-12-08 09:30 UTC" in text
+    assert "https://app.example/forgot-password" in text
+    assert CODE.findall(text) == []  # a notice, never a code
+    html = mail.message.get_body(preferencelist=("html",)).get_content()
+    assert 'href="https://app.example/forgot-password"' in html
 
 
 async def test_otp_by_email(app, smtp, publisher, sealer):

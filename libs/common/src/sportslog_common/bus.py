@@ -41,6 +41,7 @@ CONSUMER_BINDINGS: dict[str, tuple[str, ...]] = {
         "user.password_changed",
         "user.otp_requested",
         "user.phone_verification_requested",
+        "user.otp_locked",
         "user.deleted",
     ),
     "activities": ("user.deleted",),

@@ -17,6 +17,7 @@ from sportslog_common.events import (
     Envelope,
     EventData,
     UserDeleted,
+    UserOtpLocked,
     UserOtpRequested,
     UserPasswordChanged,
     UserPasswordResetRequested,
@@ -104,6 +105,14 @@ class Notifier:
             case UserPasswordChanged():
                 return self._email(
                     data.email, "password_changed", reset_link=self._url("forgot-password")
+                )
+            case UserOtpLocked():
+                return self._email(
+                    data.email,
+                    "otp_locked",
+                    failures=str(data.failures),
+                    until=_when(data.until),
+                    reset_link=self._url("forgot-password"),
                 )
             case UserOtpRequested(channel="email"):
                 return self._email(

@@ -16,6 +16,7 @@ SUBJECTS = {
     "reset_password": "Reset your {product} password",
     "password_changed": "Your {product} password was changed",
     "otp_email": "Your {product} sign-in code",
+    "otp_locked": "Sign-in with a code is paused on your {product} account",
     "goodbye": "Your {product} account was deleted",
 }
 SMS_MAX = 160
