@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 import structlog
@@ -106,7 +106,3 @@ async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
 async def ping(pool: Pool) -> None:
     async with pool.acquire(timeout=2) as conn:
         await conn.fetchval("SELECT 1", timeout=2)
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return dict(record) if record is not None else {}

@@ -74,10 +74,6 @@ class NotFound(AppError):
     status, code, message = 404, "not_found", "Not found"
 
 
-class MethodNotAllowed(AppError):
-    status, code, message = 405, "method_not_allowed", "Method not allowed"
-
-
 class PayloadTooLarge(AppError):
     status, code, message = 413, "payload_too_large", "Request body is too large"
 
@@ -114,10 +110,6 @@ class UpstreamTimeout(AppError):
     status, code, message = 504, "upstream_timeout", "Upstream service timed out"
 
 
-class InternalError(AppError):
-    pass
-
-
 # Status -> code for errors raised as plain Starlette HTTPExceptions.
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
@@ -137,11 +129,6 @@ STATUS_CODES: dict[int, str] = {
     503: "upstream_unavailable",
     504: "upstream_timeout",
 }
-
-
-class ErrorDetail(BaseModel):
-    field: str
-    message: str
 
 
 class ErrorBody(BaseModel):

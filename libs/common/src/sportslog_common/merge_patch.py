@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from sportslog_common.errors import InvalidJson, ValidationFailed
+from sportslog_common.jsonb import NotStorable, jsonb_bytes
 
 MAX_DEPTH = 16
 
@@ -51,13 +52,10 @@ def parse_patch(raw: bytes, what: str = "Patch") -> dict[str, Any]:
         raise invalid(f"{what} must be a JSON object (an RFC 7396 merge patch)")
     if depth(patch) > MAX_DEPTH:
         raise invalid(f"{what} is nested deeper than {MAX_DEPTH} levels")
-    text = json.dumps(patch, ensure_ascii=False)
-    if "\\u0000" in text:
-        raise invalid(f"{what} must not contain NUL characters")  # jsonb cannot store them
     try:
-        text.encode()
-    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): jsonb refuses it too
-        raise invalid(f"{what} must be valid Unicode (no lone surrogates)") from None
+        jsonb_bytes(patch)
+    except NotStorable as exc:
+        raise invalid(f"{what} {exc}") from None
     return patch
 
 

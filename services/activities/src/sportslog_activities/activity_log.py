@@ -29,6 +29,7 @@ from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
 from sportslog_common.db import Connection, Pool, Record, UniqueViolation
 from sportslog_common.errors import ValidationFailed
 from sportslog_common.events import ActivityCreated, ActivityDeleted, ActivityUpdated
+from sportslog_common.jsonb import NotStorable, jsonb_bytes
 from sportslog_common.merge_patch import merge_patch
 from sportslog_common.outbox import write_event
 
@@ -172,11 +173,7 @@ async def _update(
     body: ActivityIn | None = None
     try:
         async with pool.acquire() as conn, conn.transaction():
-            current = await queries.lock_activity(conn, user_id, activity_id)
-            if current is None:
-                raise ActivityNotFound()
-            if not _matches(if_match, f'"{current["version"]}"'):
-                raise PreconditionFailed()
+            current = await _lock_matching(conn, user_id, activity_id, if_match)
             body = build(Activity.model_validate(dict(current)))
             _check_device_data(body.device_data, max_device_data_bytes)
             record = await queries.update_activity(conn, user_id, activity_id, body.model_dump())
@@ -192,13 +189,22 @@ async def delete_activity(
     pool: Pool, user_id: uuid.UUID, activity_id: uuid.UUID, if_match: str | None
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        current = await queries.lock_activity(conn, user_id, activity_id)
-        if current is None:
-            raise ActivityNotFound()
-        if not _matches(if_match, f'"{current["version"]}"'):
-            raise PreconditionFailed()
+        current = await _lock_matching(conn, user_id, activity_id, if_match)
         await queries.delete_activity(conn, user_id, activity_id)
         await _publish(conn, ActivityDeleted, user_id, current)
+
+
+async def _lock_matching(
+    conn: Connection, user_id: uuid.UUID, activity_id: uuid.UUID, if_match: str | None
+) -> Record:
+    """The user's activity, locked for the write, if `If-Match` (when given) names its
+    current version: 404 when there is none, 412 when the client's copy is stale."""
+    current = await queries.lock_activity(conn, user_id, activity_id)
+    if current is None:
+        raise ActivityNotFound()
+    if not _matches(if_match, f'"{current["version"]}"'):
+        raise PreconditionFailed()
+    return current
 
 
 async def _publish(
@@ -224,18 +230,9 @@ def _check_device_data(device_data: dict[str, object] | None, max_bytes: int) ->
         return ValidationFailed(details=[{"field": "body.device_data", "message": message}])
 
     try:
-        # Python's JSON parser accepts NaN and Infinity; jsonb does not.
-        encoded = json.dumps(
-            device_data, separators=(",", ":"), allow_nan=False, ensure_ascii=False
-        )
-    except ValueError:
-        raise invalid("must not contain NaN or Infinity") from None
-    if "\\u0000" in encoded:
-        raise invalid("must not contain NUL characters")
-    try:
-        size = len(encoded.encode())
-    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): jsonb refuses it too
-        raise invalid("must be valid Unicode (no lone surrogates)") from None
+        size = len(jsonb_bytes(device_data))
+    except NotStorable as exc:
+        raise invalid(str(exc)) from None
     if size > max_bytes:
         raise invalid(f"is {size} bytes, over the limit of {max_bytes}")
 
