@@ -11,7 +11,7 @@ from sportslog_auth.metrics import LOGINS
 from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
-from sportslog_auth.sessions import start_session
+from sportslog_auth.sessions import start_user_session
 from sportslog_common.db import Record
 from sportslog_common.errors import Busy
 
@@ -45,14 +45,7 @@ async def login(ctx: AuthContext, email: str, password: str, client: ClientInfo)
         await ctx.throttle.forgive(conn, hits)
         if new_hash is not None:
             await user_sql.update_password_hash(conn, user["id"], new_hash)
-        tokens = await start_session(
-            conn,
-            ctx,
-            client,
-            user_id=user["id"],
-            email=user["email"],
-            token_version=user["token_version"],
-        )
+        tokens = await start_user_session(conn, ctx, client, user)
     LOGINS.labels("local", "success").inc()
     return tokens
 

@@ -171,14 +171,7 @@ async def verify_login_code(
             if "@" in identifier:  # the code proved the inbox
                 await registrations_sql.discard_all(conn, user_id)
                 await user_sql.mark_email_verified(conn, user_id)
-            tokens = await sessions.start_session(
-                conn,
-                ctx,
-                client,
-                user_id=user_id,
-                email=user["email"],
-                token_version=user["token_version"],
-            )
+            tokens = await sessions.start_user_session(conn, ctx, client, user)
         elif user_id is not None:
             locked = await _lock_when_capped(conn, ctx, user_id)
     if tokens is None:

@@ -19,7 +19,7 @@ from sportslog_auth.metrics import USERS_REGISTERED
 from sportslog_auth.queries import registrations as registrations_sql
 from sportslog_auth.queries import users as user_sql
 from sportslog_auth.schemas import TokenResponse
-from sportslog_auth.sessions import start_session
+from sportslog_auth.sessions import start_user_session
 from sportslog_auth.tokens import hash_token, random_token
 from sportslog_common.db import Connection, Record
 from sportslog_common.events import (
@@ -89,14 +89,7 @@ async def verify_email(ctx: AuthContext, token: str, client: ClientInfo) -> Toke
             await registrations_sql.discard_all(conn, user["id"])
             await ctx.throttle.forgive(conn, hits)
             await write_event(conn, UserEmailVerified(user_id=user["id"]), producer=PRODUCER)
-            tokens = await start_session(
-                conn,
-                ctx,
-                client,
-                user_id=user["id"],
-                email=user["email"],
-                token_version=user["token_version"],
-            )
+            tokens = await start_user_session(conn, ctx, client, user)
     if tokens is None:  # raised after the commit, so the failed attempt stays counted
         raise InvalidOrExpiredToken()
     return tokens

@@ -17,7 +17,7 @@ from sportslog_auth.metrics import LOGINS
 from sportslog_auth.queries import sessions as session_sql
 from sportslog_auth.schemas import SessionOut, SessionsResponse, TokenResponse, TokenState
 from sportslog_auth.tokens import hash_token, random_token
-from sportslog_common.db import Connection
+from sportslog_common.db import Connection, Record
 from sportslog_common.errors import InvalidToken
 from sportslog_common.events import UserSessionRevoked
 from sportslog_common.outbox import write_event
@@ -49,6 +49,20 @@ async def start_session(
         conn, user_id, expires_at, client.user_agent, client.ip
     )
     return await _issue(conn, ctx, session_id, user_id, email, token_version)
+
+
+async def start_user_session(
+    conn: Connection, ctx: AuthContext, client: ClientInfo, user: Record
+) -> TokenResponse:
+    """`start_session` for a users row read with its `id`, `email` and `token_version`."""
+    return await start_session(
+        conn,
+        ctx,
+        client,
+        user_id=user["id"],
+        email=user["email"],
+        token_version=user["token_version"],
+    )
 
 
 async def _issue(
