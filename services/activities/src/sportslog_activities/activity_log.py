@@ -11,7 +11,6 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,7 +24,7 @@ from sportslog_activities.errors import (
 )
 from sportslog_activities.metrics import ACTIVITIES_CREATED
 from sportslog_activities.pagination import Cursor, CursorSigner
-from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
+from sportslog_activities.schemas import Activity, ActivityFilter, ActivityIn, ActivityPage
 from sportslog_common.db import Connection, Pool, Record, UniqueViolation
 from sportslog_common.errors import ValidationFailed
 from sportslog_common.events import ActivityCreated, ActivityDeleted, ActivityUpdated
@@ -44,10 +43,7 @@ class Versioned:
 
 
 @dataclass(frozen=True)
-class ListFilter:
-    activity_type: str | None
-    started_from: datetime | None
-    started_to: datetime | None
+class PageRequest:
     limit: int
     offset: int
     cursor: str | None
@@ -238,23 +234,21 @@ def _check_device_data(device_data: dict[str, object] | None, max_bytes: int) ->
 
 
 async def list_activities(
-    pool: Pool, user_id: uuid.UUID, f: ListFilter, signer: CursorSigner
+    pool: Pool, user_id: uuid.UUID, f: ActivityFilter, page: PageRequest, signer: CursorSigner
 ) -> ActivityPage:
-    after = signer.decode(f.cursor, user_id) if f.cursor else None
+    after = signer.decode(page.cursor, user_id) if page.cursor else None
     async with pool.acquire() as conn:
         records = await queries.list_activities(
             conn,
             user_id,
-            activity_type=f.activity_type,
-            started_from=f.started_from,
-            started_to=f.started_to,
+            f,
             after=(after.started_at, after.id) if after else None,
-            offset=0 if after else f.offset,
-            limit=f.limit + 1,  # one more tells whether a next page exists
+            offset=0 if after else page.offset,
+            limit=page.limit + 1,  # one more tells whether a next page exists
         )
-    items = [Activity.model_validate(dict(r)) for r in records[: f.limit]]
+    items = [Activity.model_validate(dict(r)) for r in records[: page.limit]]
     next_cursor = None
-    if len(records) > f.limit:
+    if len(records) > page.limit:
         last = items[-1]
         next_cursor = signer.encode(Cursor(last.started_at, last.id), user_id)
     return ActivityPage(items=items, next_cursor=next_cursor)

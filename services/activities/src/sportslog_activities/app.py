@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from sportslog_activities import queries
 from sportslog_activities.consumers import UserPurger
+from sportslog_activities.context import ActivitiesContext
 from sportslog_activities.importer import Importer
 from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.routes import activities, exports, imports, stats
@@ -61,18 +62,19 @@ def create_app(
             stack.push_async_callback(consumer.stop)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
             await stack.enter_async_context(pruning(pool, settings, prune_rules(settings)))
-            app.state.settings = settings
-            app.state.importer = Importer(pool, settings.max_device_data_bytes)
-            app.state.cursor_signer = CursorSigner(
-                settings.cursor_secret.get_secret_value().encode()
+            app.state.ctx = ActivitiesContext(
+                settings=settings,
+                pool=pool,
+                importer=Importer(pool, settings.max_device_data_bytes),
+                cursor_signer=CursorSigner(settings.cursor_secret.get_secret_value().encode()),
+                verifier=JwksVerifier(
+                    settings.jwks_url,
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    http=http,
+                ),
             )
-            app.state.pool = pool
-            app.state.verifier = JwksVerifier(
-                settings.jwks_url,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                http=http,
-            )
+            app.state.pool = pool  # for common's /metrics (pool gauges)
             app.state.ready_checks = ready_checks(pool, connection)
             yield
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from sportslog_activities.schemas import ActivityFilter
 from sportslog_common.db import Connection as Conn
 
 # The writable columns, in the order the INSERT and UPDATE below take them.
@@ -152,29 +153,22 @@ def _binder(params: list[Any]) -> Callable[[Any], str]:
     return param
 
 
-def _filters(
-    param: Callable[[Any], str],
-    activity_type: str | None,
-    started_from: datetime | None,
-    started_to: datetime | None,
-) -> list[str]:
+def _filters(param: Callable[[Any], str], f: ActivityFilter) -> list[str]:
     """The shared WHERE clauses of listing and stats: only the filters in use."""
     where = []
-    if activity_type is not None:
-        where.append(f"activity_type = {param(activity_type)}")
-    if started_from is not None:
-        where.append(f"started_at >= {param(started_from)}")
-    if started_to is not None:
-        where.append(f"started_at < {param(started_to)}")
+    if f.activity_type is not None:
+        where.append(f"activity_type = {param(f.activity_type)}")
+    if f.started_from is not None:
+        where.append(f"started_at >= {param(f.started_from)}")
+    if f.started_to is not None:
+        where.append(f"started_at < {param(f.started_to)}")
     return where
 
 
 def list_query(
     user_id: uuid.UUID,
+    f: ActivityFilter,
     *,
-    activity_type: str | None,
-    started_from: datetime | None,
-    started_to: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     offset: int,
     limit: int,
@@ -185,7 +179,7 @@ def list_query(
     served by activities_user_started; tests/test_listing.py reads the plans."""
     params: list[Any] = [user_id]
     param = _binder(params)
-    where = ["user_id = $1", *_filters(param, activity_type, started_from, started_to)]
+    where = ["user_id = $1", *_filters(param, f)]
     if after is not None:
         where.append(f"(started_at, id) < ({param(after[0])}, {param(after[1])})")
     sql = (
@@ -198,23 +192,13 @@ def list_query(
 async def list_activities(
     conn: Conn,
     user_id: uuid.UUID,
+    f: ActivityFilter,
     *,
-    activity_type: str | None,
-    started_from: datetime | None,
-    started_to: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     offset: int,
     limit: int,
 ) -> list[asyncpg.Record]:
-    sql, params = list_query(
-        user_id,
-        activity_type=activity_type,
-        started_from=started_from,
-        started_to=started_to,
-        after=after,
-        offset=offset,
-        limit=limit,
-    )
+    sql, params = list_query(user_id, f, after=after, offset=offset, limit=limit)
     records: list[asyncpg.Record] = await conn.fetch(sql, *params)
     return records
 
@@ -225,17 +209,11 @@ async def delete_activities_of_user(conn: Conn, user_id: uuid.UUID) -> int:
 
 
 async def stats_rows(
-    conn: Conn,
-    user_id: uuid.UUID,
-    *,
-    group_by: str,
-    activity_type: str | None,
-    started_from: datetime | None,
-    started_to: datetime | None,
+    conn: Conn, user_id: uuid.UUID, group_by: str, f: ActivityFilter
 ) -> list[asyncpg.Record]:
     """Per period (UTC day, ISO week from Monday, or month) and type: the sums and maxima."""
     params: list[Any] = [user_id, group_by]
-    where = ["user_id = $1", *_filters(_binder(params), activity_type, started_from, started_to)]
+    where = ["user_id = $1", *_filters(_binder(params), f)]
     records: list[asyncpg.Record] = await conn.fetch(
         f"""
         SELECT date_trunc($2, started_at AT TIME ZONE 'UTC')::date AS period,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -98,3 +99,13 @@ class Stats(BaseModel):
     group_by: Literal["day", "week", "month"]
     units: Literal["metric", "imperial"]
     periods: list[PeriodStats]
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """The filters of a listing and of the stats (`?activity_type=&from=&to=`), from the
+    route to the SQL as one value; None is "any"."""
+
+    activity_type: str | None = None
+    started_from: datetime | None = None
+    started_to: datetime | None = None

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Literal
 
 from sportslog_activities import queries
-from sportslog_activities.schemas import PeriodStats, Stats, TypeStats
+from sportslog_activities.schemas import ActivityFilter, PeriodStats, Stats, TypeStats
 from sportslog_common.db import Pool
 
 GroupBy = Literal["day", "week", "month"]
@@ -20,22 +19,13 @@ METERS_PER_MILE = 1609.344
 async def summarise(
     pool: Pool,
     user_id: uuid.UUID,
+    f: ActivityFilter,
     *,
     group_by: GroupBy,
     units: Units,
-    activity_type: str | None,
-    started_from: datetime | None,
-    started_to: datetime | None,
 ) -> Stats:
     async with pool.acquire() as conn:
-        rows = await queries.stats_rows(
-            conn,
-            user_id,
-            group_by=group_by,
-            activity_type=activity_type,
-            started_from=started_from,
-            started_to=started_to,
-        )
+        rows = await queries.stats_rows(conn, user_id, group_by, f)
     per_meter = 1 / METERS_PER_MILE if units == "imperial" else 1.0
     periods: dict[str, dict[str, TypeStats]] = {}
     for row in rows:

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from sportslog_activities import activity_log
 from sportslog_activities.activity_log import Versioned
-from sportslog_activities.deps import Db, Settings, Signer, UserId
+from sportslog_activities.deps import Db, Filter, Settings, Signer, UserId
 from sportslog_activities.errors import (
     ActivityNotFound,
     DuplicateActivity,
     IdempotencyKeyReused,
     PreconditionFailed,
 )
-from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage, UtcDatetime
+from sportslog_activities.schemas import Activity, ActivityIn, ActivityPage
 from sportslog_common.errors import InvalidToken
 from sportslog_common.merge_patch import MERGE_PATCH_OPENAPI, parse_patch
 
@@ -36,9 +36,7 @@ async def list_activities(
     db: Db,
     user_id: UserId,
     signer: Signer,
-    activity_type: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,32}$")] = None,
-    started_from: Annotated[UtcDatetime | None, Query(alias="from")] = None,
-    started_to: Annotated[UtcDatetime | None, Query(alias="to")] = None,
+    f: Filter,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -46,7 +44,8 @@ async def list_activities(
     return await activity_log.list_activities(
         db,
         user_id,
-        activity_log.ListFilter(activity_type, started_from, started_to, limit, offset, cursor),
+        f,
+        activity_log.PageRequest(limit, offset, cursor),
         signer,
     )
 
