@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from sportslog_common import db
-from sportslog_common.pruning import Pruner, PruneRule
+from sportslog_common.pruning import Pruner, PruneRule, delete_older_than
 from sportslog_common.service import periodic
 from sportslog_common.testing import wait_until
 from sportslog_common.testing.tcp_proxy import TcpProxy
@@ -222,3 +222,12 @@ async def test_shutdown_stops_a_pass_in_the_middle_of_a_batch(items):
 def test_a_rule_that_could_wait_on_a_lock_or_delete_unbounded_is_refused(statement):
     with pytest.raises(ValueError, match="LIMIT \\$2 and FOR UPDATE SKIP LOCKED"):
         PruneRule("prune_items", statement, RETENTION)
+
+
+def test_the_usual_statement_is_a_valid_rule():
+    statement = delete_older_than("t", "expires_at", key="a, b")
+    assert statement == (
+        "DELETE FROM t WHERE (a, b) IN ( SELECT a, b FROM t WHERE expires_at < now() - $1::interval"
+        " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    )
+    PruneRule("t", statement, timedelta(days=1))  # passes the LIMIT / SKIP LOCKED check

@@ -34,6 +34,17 @@ _LIMITED = re.compile(r"\bLIMIT\s+\$2\b", re.IGNORECASE)
 _SKIP_LOCKED = re.compile(r"\bFOR\s+UPDATE\b.*\bSKIP\s+LOCKED\b", re.IGNORECASE | re.DOTALL)
 
 
+def delete_older_than(table: str, column: str, key: str = "id") -> str:
+    """The usual prune statement: rows of `table` whose `column` is more than $1 ago, $2 at
+    a time. `key` is what identifies a row (a primary key, or "a, b" for a composite
+    one). Names are the caller's constants, never input."""
+    return (
+        f"DELETE FROM {table} WHERE ({key}) IN ("  # noqa: S608
+        f" SELECT {key} FROM {table} WHERE {column} < now() - $1::interval"
+        " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    )
+
+
 @dataclass(frozen=True)
 class PruneRule:
     table: str  # the metric's `table` label

@@ -11,6 +11,7 @@ import asyncpg
 
 from sportslog_activities.schemas import ActivityFilter
 from sportslog_common.db import Connection as Conn
+from sportslog_common.pruning import delete_older_than
 
 # The writable columns, in the order the INSERT and UPDATE below take them.
 WRITABLE = (
@@ -245,20 +246,8 @@ def cursor_for_export(conn: Conn, user_id: uuid.UUID) -> Any:
 
 
 # What the periodic prune deletes (sportslog_common.pruning): $1 = retention, $2 = batch size.
-PRUNE_IDEMPOTENCY_KEYS = """
-DELETE FROM idempotency_keys WHERE (user_id, key) IN (
-    SELECT user_id, key FROM idempotency_keys
-    WHERE created_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+PRUNE_IDEMPOTENCY_KEYS = delete_older_than("idempotency_keys", "created_at", key="user_id, key")
 
-PRUNE_PROCESSED_EVENTS = """
-DELETE FROM processed_events WHERE (event_id, consumer) IN (
-    SELECT event_id, consumer FROM processed_events
-    WHERE processed_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
+PRUNE_PROCESSED_EVENTS = delete_older_than(
+    "processed_events", "processed_at", key="event_id, consumer"
 )
-"""

@@ -7,6 +7,8 @@ again (a replayed token of an ended session is refused whether or not its row is
 
 from __future__ import annotations
 
+from sportslog_common.pruning import delete_older_than
+
 # Every refresh token of a session that ended more than $1 ago. Run before SESSIONS, so a
 # session's delete does not cascade to thousands of rotated tokens in one batch.
 REFRESH_TOKENS = """
@@ -30,58 +32,16 @@ DELETE FROM sessions WHERE id IN (
 """
 
 # One-time codes expired more than $1 ago (a used or burnt code expires minutes later).
-OTP_CHALLENGES = """
-DELETE FROM otp_challenges WHERE id IN (
-    SELECT id FROM otp_challenges
-    WHERE expires_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+OTP_CHALLENGES = delete_older_than("otp_challenges", "expires_at")
 
-THROTTLE_HITS = """
-DELETE FROM throttle_hits WHERE id IN (
-    SELECT id FROM throttle_hits
-    WHERE hit_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+THROTTLE_HITS = delete_older_than("throttle_hits", "hit_at")
 
 # Registration and reset links expired more than $1 ago (until then a resend renews them).
-PENDING_REGISTRATIONS = """
-DELETE FROM pending_registrations WHERE id IN (
-    SELECT id FROM pending_registrations
-    WHERE expires_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+PENDING_REGISTRATIONS = delete_older_than("pending_registrations", "expires_at")
 
 # Sends older than $1 (the SMS budget's 24 h) no longer count against it.
-SMS_SENDS = """
-DELETE FROM sms_sends WHERE id IN (
-    SELECT id FROM sms_sends
-    WHERE sent_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+SMS_SENDS = delete_older_than("sms_sends", "sent_at")
 
-OAUTH_SPENT_STATES = """
-DELETE FROM oauth_spent_states WHERE state_hash IN (
-    SELECT state_hash FROM oauth_spent_states
-    WHERE expires_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+OAUTH_SPENT_STATES = delete_older_than("oauth_spent_states", "expires_at", key="state_hash")
 
-OAUTH_EXCHANGE_CODES = """
-DELETE FROM oauth_exchange_codes WHERE code_hash IN (
-    SELECT code_hash FROM oauth_exchange_codes
-    WHERE expires_at < now() - $1::interval
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-"""
+OAUTH_EXCHANGE_CODES = delete_older_than("oauth_exchange_codes", "expires_at", key="code_hash")
