@@ -1,2 +1,2 @@
 # Loads the shared fixtures (real PostgreSQL/RabbitMQ, unique names, SMTP fake) for every suite.
-pytest_plugins = ["sportslog_common.testing"]
+pytest_plugins = ["sportslog_testing"]

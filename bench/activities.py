@@ -23,8 +23,8 @@ from bench.summary import Summary
 from sportslog_activities.pagination import Cursor, CursorSigner
 from sportslog_auth.keys import load_signing_keys
 from sportslog_auth.tokens import AccessTokenIssuer
-from sportslog_common import devstack
-from sportslog_common.devstack import with_database
+from sportslog_testing import devstack
+from sportslog_testing.devstack import with_database
 
 ROWS = 100_000
 DEPTH = 50_000

@@ -13,7 +13,7 @@ import httpx
 from bench.activities import wrk
 from bench.stack import bench_stack, verify_every_registration
 from bench.summary import Summary
-from sportslog_common import devstack
+from sportslog_testing import devstack
 
 PASSWORD = "bench password 1"
 

@@ -15,7 +15,7 @@ import httpx
 
 from bench.stack import bench_stack, percentile, verify_every_registration
 from bench.summary import Summary
-from sportslog_common import devstack
+from sportslog_testing import devstack
 
 # Within auth's default argon2 bound (PASSWORD_HASH_QUEUE 64 waiting + one thread a core),
 # so every login is admitted and a 503 `busy` here is a regression, not load shedding.

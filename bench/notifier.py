@@ -13,9 +13,9 @@ import aio_pika
 
 from bench.stack import bench_stack, percentile
 from bench.summary import Summary
-from sportslog_common import bus, devstack
+from sportslog_common import bus
 from sportslog_common.events import Envelope, UserDeleted
-from sportslog_common.testing import SmtpFake, wait_until
+from sportslog_testing import SmtpFake, devstack, wait_until
 
 QUEUED = 1000
 STEADY = 300

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.stack import bench_stack
 from bench.summary import Summary, memory_kib
-from sportslog_common import devstack
+from sportslog_testing import devstack
 
 
 async def main(summary: Summary) -> None:

@@ -1,6 +1,8 @@
 """Architectural rules as a check (STYLE.md §2.13), run by `make lint`.
 
 - no service imports another service, and libs/common imports no service;
+- runtime code (libs/common, services/*/src) never imports sportslog_testing, the dev-only
+  test support that no image installs; and sportslog_testing imports no service either;
 - asyncpg is imported only where SQL lives: a service's queries module and common's
   database plumbing; everything else talks to the database through those.
 """
@@ -13,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "activities", "notifier", "gateway")
-COMMON_SQL_MODULES = {"db.py", "migrations.py", "outbox.py", "inbox.py", "devstack.py"}
+COMMON_SQL_MODULES = {"db.py", "migrations.py", "outbox.py", "inbox.py"}
 
 
 def imports(path: Path) -> set[str]:
@@ -35,8 +37,9 @@ def check() -> list[str]:
                 problems.append(
                     f"{path.relative_to(ROOT)}: libs/common imports sportslog_{service}"
                 )
-        in_testing = "testing" in path.parts
-        if "asyncpg" in names and path.name not in COMMON_SQL_MODULES and not in_testing:
+        if "sportslog_testing" in names:
+            problems.append(f"{path.relative_to(ROOT)}: libs/common imports sportslog_testing")
+        if "asyncpg" in names and path.name not in COMMON_SQL_MODULES:
             problems.append(f"{path.relative_to(ROOT)}: asyncpg outside the database modules")
     for service in SERVICES:
         for path in sorted((ROOT / f"services/{service}/src").rglob("*.py")):
@@ -44,8 +47,17 @@ def check() -> list[str]:
             for other in SERVICES:
                 if other != service and f"sportslog_{other}" in names:
                     problems.append(f"{path.relative_to(ROOT)}: imports sportslog_{other}")
+            if "sportslog_testing" in names:
+                problems.append(f"{path.relative_to(ROOT)}: imports sportslog_testing")
             if "asyncpg" in names and path.name != "queries.py" and "queries" not in path.parts:
                 problems.append(f"{path.relative_to(ROOT)}: asyncpg outside queries")
+    for path in sorted((ROOT / "libs/testing/src").rglob("*.py")):
+        names = imports(path)
+        for service in SERVICES:
+            if f"sportslog_{service}" in names:
+                problems.append(
+                    f"{path.relative_to(ROOT)}: libs/testing imports sportslog_{service}"
+                )
     return problems
 
 

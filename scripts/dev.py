@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sportslog_common import devstack
+from sportslog_testing import devstack
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"

@@ -233,6 +233,9 @@ def test_containerfile(svc):
             assert f"source={member}/pyproject.toml" in sync, f"{member} not mounted"
     assert "--no-install-workspace" in syncs[0]
     assert "--no-editable" in syncs[1]
+    # Only the code the service runs: never libs/ wholesale, so never libs/testing.
+    copies = [arg.split()[0] for op, arg in steps if op == "COPY" and "--from" not in arg]
+    assert copies == ["libs/common", f"services/{svc}"]
 
     last_from = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
     runtime = steps[last_from:]
@@ -248,6 +251,14 @@ def test_containerfile(svc):
     assert any(op == "HEALTHCHECK" and "/health" in arg for op, arg in runtime)
     cmds = [json.loads(arg) for op, arg in runtime if op == "CMD"]
     assert cmds[-1] == ["python", "-m", f"sportslog_{svc}"]
+
+
+def test_build_context_leaves_out_the_test_support():
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "libs/testing/src" in ignored
+    # ...but not its pyproject.toml: a workspace member, mounted for uv's lock check.
+    assert "libs/testing" in workspace_members()
+    assert not {"libs", "libs/*", "libs/testing", "libs/testing/*"} & set(ignored)
 
 
 def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:

@@ -53,8 +53,8 @@ async def test_refresh_sessions_profile_and_logout(gateway, smtp_server, new_ema
 async def test_account_deletion_purges_activities(gateway, smtp_server, new_email, stack):
     import asyncpg
 
-    from sportslog_common.devstack import with_database
-    from sportslog_common.testing import wait_until
+    from sportslog_testing import wait_until
+    from sportslog_testing.devstack import with_database
 
     email, password = new_email(), "a long enough secret"
     tokens = await signup(gateway, smtp_server, email, password)

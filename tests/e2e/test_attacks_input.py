@@ -24,7 +24,7 @@ import jwt
 import pytest
 
 from sportslog_common.merge_patch import merge_patch
-from sportslog_common.testing.processes import ServiceProcesses
+from sportslog_testing.processes import ServiceProcesses
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 PASSWORD = "a long enough secret"

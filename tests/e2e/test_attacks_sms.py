@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 SIX_DIGITS = re.compile(r"\b(\d{6})\b")
 

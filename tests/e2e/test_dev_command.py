@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sportslog_common.testing import free_port
+from sportslog_testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sportslog_common.testing.processes import ServiceProcesses
+from sportslog_testing.processes import ServiceProcesses
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 SIX_DIGITS = re.compile(r"\b(\d{6})\b")

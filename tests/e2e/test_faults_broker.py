@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from sportslog_common.bus import queue_name, retry_queue_name
-from sportslog_common.testing import free_port, wait_until
-from sportslog_common.testing.postgres import with_database
-from sportslog_common.testing.rabbitmq_node import RabbitNode
+from sportslog_testing import free_port, wait_until
+from sportslog_testing.postgres import with_database
+from sportslog_testing.rabbitmq_node import RabbitNode
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 OLD_PASSWORD, NEW_PASSWORD = "the old password", "the new password"

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from sportslog_common.testing import wait_until
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import wait_until
+from sportslog_testing.tcp_proxy import TcpProxy
 
 PASSWORD = "a long enough secret"
 

@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from sportslog_common.bus import retry_queue_name
-from sportslog_common.testing import free_port, wait_until
-from sportslog_common.testing.postgres import with_database
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import free_port, wait_until
+from sportslog_testing.postgres import with_database
+from sportslog_testing.tcp_proxy import TcpProxy
 
 PASSWORD = "a long enough secret"
 GRACE_SECONDS = 20  # uvicorn's timeout_graceful_shutdown (sportslog_common.service.serve)

@@ -11,9 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from sportslog_common import devstack
-from sportslog_common.testing import free_port, wait_until
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import devstack, free_port, wait_until
+from sportslog_testing.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

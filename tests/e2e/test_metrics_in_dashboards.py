@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import yaml
 
-from sportslog_common import devstack
+from sportslog_testing import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy/grafana/dashboards"

@@ -6,7 +6,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sportslog_common.testing import FakeUser, OAuthBrowser, pkce_pair
+from sportslog_testing import FakeUser, OAuthBrowser, pkce_pair
 
 APP = "https://app.example"  # the stack's APP_BASE_URL
 TOKEN_LINK = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")

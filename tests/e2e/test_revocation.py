@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 
@@ -99,7 +99,7 @@ RUN = {"activity_type": "run", "started_at": "2026-06-01T07:00:00Z", "duration_s
 async def activity_count(stack, user_id: str) -> int:
     import asyncpg
 
-    from sportslog_common.devstack import with_database
+    from sportslog_testing.devstack import with_database
 
     conn = await asyncpg.connect(with_database(stack.postgres_url, stack.databases["activities"]))
     try:
@@ -168,7 +168,7 @@ async def test_a_reset_while_the_gateway_is_off_the_broker_is_refused_within_a_s
     state instead of trusting its cache for 300 s."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from sportslog_common.testing.tcp_proxy import TcpProxy
+    from sportslog_testing.tcp_proxy import TcpProxy
 
     broker = urlsplit(stack.amqp_url)
     proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)

@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
-from sportslog_common.testing.processes import ServiceProcesses
+from sportslog_testing.processes import ServiceProcesses
 
 # Cases per operation and generation mode, from a fixed seed: every run sends the same cases.
 # SCHEMATHESIS_MAX_EXAMPLES and SCHEMATHESIS_SEED (other cases) dig deeper by hand.

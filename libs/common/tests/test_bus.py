@@ -6,7 +6,7 @@ import pytest
 from sportslog_common import bus
 from sportslog_common.events import Envelope, UserEmailVerified
 from sportslog_common.inbox import claim_event
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 ROUTING_KEY = "user.email_verified"
 

@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY
 from sportslog_common import db
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import build_app, ready_checks
-from sportslog_common.testing import wait_until
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import wait_until
+from sportslog_testing.tcp_proxy import TcpProxy
 
 
 async def test_pool_waits_for_postgres_to_come_up(events_db, capsys):

@@ -7,8 +7,8 @@ import pytest
 from sportslog_common import bus
 from sportslog_common.events import Envelope, UserEmailVerified
 from sportslog_common.outbox import OutboxRelay, write_event
-from sportslog_common.testing import wait_until
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import wait_until
+from sportslog_testing.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from structlog.testing import capture_logs
 from sportslog_common import db
 from sportslog_common.pruning import Pruner, PruneRule, delete_older_than
 from sportslog_common.service import periodic
-from sportslog_common.testing import wait_until
-from sportslog_common.testing.tcp_proxy import TcpProxy
+from sportslog_testing import wait_until
+from sportslog_testing.tcp_proxy import TcpProxy
 
 # Each DELETE statement on prune_items records how many rows it removed (a statement-level
 # trigger), so a test sees the batches PostgreSQL actually ran.

@@ -6,7 +6,7 @@ from asgi_lifespan import LifespanManager
 
 from sportslog_activities.app import create_app
 from sportslog_activities.settings import ActivitiesSettings
-from sportslog_common.testing.tokens import TokenMint
+from sportslog_testing.tokens import TokenMint
 
 
 @pytest.fixture(scope="session")

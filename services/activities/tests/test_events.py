@@ -5,7 +5,7 @@ import aio_pika
 from prometheus_client import REGISTRY
 
 from sportslog_common.events import Envelope, UserDeleted
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 BODY = {"activity_type": "run", "started_at": "2026-05-01T07:00:00Z", "duration_secs": 60}
 

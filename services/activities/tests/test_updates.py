@@ -119,7 +119,7 @@ async def test_updates_and_deletes_publish_events(
     import aio_pika
 
     from sportslog_common.events import Envelope
-    from sportslog_common.testing import wait_until
+    from sportslog_testing import wait_until
 
     connection = await aio_pika.connect(amqp_url)
     try:

@@ -12,7 +12,7 @@ from sportslog_auth.keys import generate_private_pem
 from sportslog_auth.settings import AuthSettings
 from sportslog_common.events import Envelope
 from sportslog_common.sealing import Sealer
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 SEAL_KEY = base64.b64encode(os.urandom(32)).decode()
 

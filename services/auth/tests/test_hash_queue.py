@@ -14,7 +14,7 @@ from asgi_lifespan import LifespanManager
 from sportslog_auth.app import create_app
 from sportslog_auth.passwords import Passwords
 from sportslog_common.errors import Busy
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 
 class Gate:

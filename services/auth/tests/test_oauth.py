@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from sportslog_auth.settings import AuthSettings, OidcProvider
 from sportslog_common.sealing import Sealer, SealError
-from sportslog_common.testing import FakeUser, OAuthBrowser, free_port, pkce_pair
+from sportslog_testing import FakeUser, OAuthBrowser, free_port, pkce_pair
 
 TOKEN_KEY = base64.b64encode(os.urandom(32)).decode()
 APP = "http://auth"  # APP_BASE_URL: the test client's own base, so callbacks come back here

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sportslog_auth.app import create_app, prune_rules
 from sportslog_auth.settings import AuthSettings
 from sportslog_common.pruning import Pruner
-from sportslog_common.testing import wait_until
+from sportslog_testing import wait_until
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

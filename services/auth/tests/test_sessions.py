@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from sportslog_auth.app import create_app
 from sportslog_common.internal_auth import HEADER, InternalAuth
-from sportslog_common.testing.tokens import TokenMint
+from sportslog_testing.tokens import TokenMint
 
 
 def bearer(tokens: dict) -> dict[str, str]:

@@ -6,10 +6,10 @@ import pytest
 from aiohttp import web
 from asgi_lifespan import LifespanManager
 
-from sportslog_common.testing import free_port
-from sportslog_common.testing.tokens import TokenMint
 from sportslog_gateway.app import create_app
 from sportslog_gateway.settings import GatewaySettings
+from sportslog_testing import free_port
+from sportslog_testing.tokens import TokenMint
 
 INTERNAL_KEY = "i" * 32
 

@@ -72,7 +72,7 @@ async def test_protected_routes_refuse_bad_tokens_before_any_upstream(
 
 
 def _other_key_token(mint):
-    from sportslog_common.testing.tokens import TokenMint
+    from sportslog_testing.tokens import TokenMint
 
     return TokenMint(issuer=mint.issuer, audience=mint.audience).token()
 

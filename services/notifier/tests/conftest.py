@@ -6,9 +6,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from sportslog_common.sealing import Sealer
-from sportslog_common.testing import SmtpFake, free_port, twilio
 from sportslog_notifier.app import create_app
 from sportslog_notifier.settings import NotifierSettings
+from sportslog_testing import SmtpFake, free_port, twilio
 
 SEAL_KEY = base64.b64encode(os.urandom(32)).decode()
 

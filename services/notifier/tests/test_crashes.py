@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from sportslog_common.events import Envelope, UserDeleted
-from sportslog_common.testing import free_port, wait_until
+from sportslog_testing import free_port, wait_until
 
 
 @pytest.fixture

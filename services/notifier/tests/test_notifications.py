@@ -7,9 +7,9 @@ from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 
 from sportslog_common.events import Envelope, UserRegistered, UserRegistrationAttempted
-from sportslog_common.testing import SmtpFake, wait_until
 from sportslog_notifier.app import create_app
 from sportslog_notifier.senders.email import SmtpEmailSender
+from sportslog_testing import SmtpFake, wait_until
 
 TOKEN_RE = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from asgi_lifespan import LifespanManager
 
 from sportslog_common.pruning import Pruner
-from sportslog_common.testing import wait_until
 from sportslog_notifier.app import create_app, prune_rules
+from sportslog_testing import wait_until
 
 DAY = timedelta(days=1)
 

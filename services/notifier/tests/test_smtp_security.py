@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-from sportslog_common.testing import SmtpFake, free_port
 from sportslog_notifier.rendering import Renderer
 from sportslog_notifier.senders.email import SmtpEmailSender
+from sportslog_testing import SmtpFake, free_port
 
 
 @pytest.fixture(scope="module")

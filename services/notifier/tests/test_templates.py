@@ -14,8 +14,8 @@ from sportslog_common.events import (
     UserPhoneVerificationRequested,
     UserVerificationRequested,
 )
-from sportslog_common.testing import free_port, twilio, wait_until
 from sportslog_notifier.rendering import GSM7, Renderer
+from sportslog_testing import free_port, twilio, wait_until
 
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 

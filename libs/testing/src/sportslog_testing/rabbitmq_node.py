@@ -20,7 +20,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from sportslog_common.testing.helpers import free_port, wait_until
+from sportslog_testing.helpers import free_port, wait_until
 
 BIN_DIRS = ("/usr/lib/rabbitmq/bin", "/usr/local/lib/rabbitmq/bin", "/opt/rabbitmq/sbin")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from sportslog_common.testing.helpers import free_port, wait_until
+from sportslog_testing.helpers import free_port, wait_until
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0000000000000000"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sportslog_common.testing.helpers import free_port, wait_until
+from sportslog_testing.helpers import free_port, wait_until
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Real PostgreSQL and RabbitMQ (DESIGN.md §7): each test session gets uniquely na
 databases, exchanges and queues; fakes only for third parties (SMTP here).
 """
 
-from sportslog_common.testing.helpers import free_port, wait_until
-from sportslog_common.testing.oauth import (
+from sportslog_testing.helpers import free_port, wait_until
+from sportslog_testing.oauth import (
     FakeUser,
     OAuthBrowser,
     OAuthProviderFake,
@@ -13,10 +13,10 @@ from sportslog_common.testing.oauth import (
     oauth_provider_server,
     pkce_pair,
 )
-from sportslog_common.testing.postgres import create_database, postgres_admin_url
-from sportslog_common.testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
-from sportslog_common.testing.smtp import SmtpFake, smtp_fake
-from sportslog_common.testing.twilio import TwilioFake, twilio_fake
+from sportslog_testing.postgres import create_database, postgres_admin_url
+from sportslog_testing.rabbitmq import BrokerNames, amqp_url, broker_names, event_publisher
+from sportslog_testing.smtp import SmtpFake, smtp_fake
+from sportslog_testing.twilio import TwilioFake, twilio_fake
 
 __all__ = [
     "BrokerNames",

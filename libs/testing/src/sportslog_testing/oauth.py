@@ -28,7 +28,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from sportslog_common.testing.helpers import free_port
+from sportslog_testing.helpers import free_port
 
 KINDS = {"facebook": "facebook", "discord": "discord"}  # any other name is an OIDC provider
 

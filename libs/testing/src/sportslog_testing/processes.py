@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sportslog_common import devstack
-from sportslog_common.testing.helpers import free_port
+from sportslog_testing import devstack
+from sportslog_testing.helpers import free_port
 
 
 class ServiceProcesses:
