@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sportslog_common import devstack
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
+from sportslog_common.bus.topology import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_common.testing import SmtpFake, TwilioFake, free_port, twilio
 from sportslog_common.testing.processes import ServiceProcesses
 from sportslog_common.testing.rabbitmq import new_broker_names

@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
-from sportslog_common.bus import Consumer
+from sportslog_common.bus.consumer import Consumer
 from sportslog_common.errors import NotFound
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
