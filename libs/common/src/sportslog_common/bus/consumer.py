@@ -20,11 +20,13 @@ from pydantic import ValidationError
 from sportslog_common.bus.topology import (
     CONSUMER_BINDINGS,
     DELIVERY_LIMIT,
+    REPLICA_BINDINGS,
     declare_consumer_queue,
     declare_events_exchange,
     declare_replica_queue,
     declare_retry_queue,
     queue_name,
+    replica_queue_name,
     retry_queue_name,
 )
 from sportslog_common.events import Envelope
@@ -117,6 +119,28 @@ class Consumer:
             handler=handler,
             prefetch=prefetch,
             backoff_base=backoff_base,
+        )
+
+    @classmethod
+    def for_replica(
+        cls,
+        connection: AbstractRobustConnection,
+        settings: CommonSettings,
+        consumer: str,
+        handler: Handler,
+        prefetch: int,
+    ) -> Consumer:
+        """The consumer of this replica's own exclusive queue, bound as `REPLICA_BINDINGS`
+        says, so that every replica hears every such event."""
+        return cls(
+            connection,
+            queue=replica_queue_name(settings.events_exchange, consumer),
+            exchange=settings.events_exchange,
+            dead_letter_exchange=settings.dead_letter_exchange,
+            routing_keys=REPLICA_BINDINGS[consumer],
+            handler=handler,
+            prefetch=prefetch,
+            exclusive=True,
         )
 
     async def start(self) -> None:

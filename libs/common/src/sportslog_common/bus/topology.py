@@ -11,7 +11,7 @@ With the defaults:
         ├─► sportslog.events.notifier        quorum   CONSUMER_BINDINGS["notifier"]
         ├─► sportslog.events.activities      quorum   CONSUMER_BINDINGS["activities"]
         └─► sportslog.events.gateway.<hex>   one per gateway replica: classic, exclusive,
-                                             auto-delete   the gateway's REVOCATION_EVENTS
+                                             auto-delete   REPLICA_BINDINGS["gateway"]
 
     sportslog.events.<consumer>.retry        quorum, bound to nothing: a failed delivery
         waits out its backoff here (per-message TTL), then dead-letters back to
@@ -36,6 +36,7 @@ queue with other arguments, so changing any argument here means a new queue name
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,6 +59,17 @@ CONSUMER_BINDINGS: dict[str, tuple[str, ...]] = {
     "activities": ("user.deleted",),
 }
 
+# Per-replica queues and what they bind: every replica must hear every one of these events
+# (the gateway's revocation cache), so each has its own queue instead of sharing one.
+REPLICA_BINDINGS: dict[str, tuple[str, ...]] = {
+    "gateway": (
+        "user.tokens_revoked",
+        "user.password_changed",
+        "user.session_revoked",
+        "user.deleted",
+    ),
+}
+
 # Events whose payload is a short-lived code: the broker drops them when the code dies, so
 # a stale code is never delivered (they end in the dead-letter queue, x-death "expired").
 EXPIRING_TYPES = frozenset({"user.otp_requested", "user.phone_verification_requested"})
@@ -71,6 +83,11 @@ def queue_name(exchange: str, consumer: str) -> str:
 
 def retry_queue_name(queue: str) -> str:
     return f"{queue}.retry"
+
+
+def replica_queue_name(exchange: str, consumer: str) -> str:
+    """A fresh name for this process's own queue."""
+    return f"{queue_name(exchange, consumer)}.{uuid.uuid4().hex[:12]}"
 
 
 def quorum_arguments(dead_letter_exchange: str) -> dict[str, Any]:
