@@ -13,7 +13,8 @@ import aio_pika
 
 from bench.stack import bench_stack, percentile
 from bench.summary import Summary
-from sportslog_common import bus
+from sportslog_common.bus.publisher import Publisher
+from sportslog_common.bus.topology import declare_topology
 from sportslog_common.events import Envelope, UserDeleted
 from sportslog_testing import SmtpFake, devstack, wait_until
 
@@ -40,8 +41,8 @@ async def main(summary: Summary) -> None:
 async def run(stack: devstack.Stack, smtp: SmtpFake, summary: Summary) -> None:
     connection = await aio_pika.connect_robust(stack.amqp_url)
     channel = await connection.channel()
-    await bus.declare_topology(channel, stack.events_exchange, stack.dead_letter_exchange)
-    publisher = bus.Publisher(connection, stack.events_exchange)
+    await declare_topology(channel, stack.events_exchange, stack.dead_letter_exchange)
+    publisher = Publisher(connection, stack.events_exchange)
     await publisher.start()
     queued = [f"q{i}@bench.example" for i in range(QUEUED)]
     await asyncio.gather(*(publisher.publish(goodbye(a)) for a in queued))

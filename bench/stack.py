@@ -15,7 +15,7 @@ import asyncpg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
+from sportslog_common.bus.topology import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_testing import devstack, free_port
 
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sportslog_common.bus import CONSUMER_BINDINGS, queue_name, retry_queue_name
+from sportslog_common.bus.topology import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_testing import SmtpFake, TwilioFake, devstack, free_port, twilio
 from sportslog_testing.processes import ServiceProcesses
 from sportslog_testing.rabbitmq import new_broker_names

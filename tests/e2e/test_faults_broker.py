@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from sportslog_common.bus import queue_name, retry_queue_name
+from sportslog_common.bus.topology import queue_name, retry_queue_name
 from sportslog_testing import free_port, wait_until
 from sportslog_testing.postgres import with_database
 from sportslog_testing.rabbitmq_node import RabbitNode

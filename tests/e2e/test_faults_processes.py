@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from sportslog_common.bus import retry_queue_name
+from sportslog_common.bus.topology import retry_queue_name
 from sportslog_testing import free_port, wait_until
 from sportslog_testing.postgres import with_database
 from sportslog_testing.tcp_proxy import TcpProxy

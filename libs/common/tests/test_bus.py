@@ -3,7 +3,10 @@ import uuid
 import aio_pika
 import pytest
 
-from sportslog_common import bus
+from sportslog_common.bus.connection import connect
+from sportslog_common.bus.consumer import Consumer, PermanentError
+from sportslog_common.bus.publisher import Publisher
+from sportslog_common.bus.topology import DELIVERY_LIMIT, declare_topology, retry_queue_name
 from sportslog_common.events import Envelope, UserEmailVerified
 from sportslog_common.inbox import claim_event
 from sportslog_testing import wait_until
@@ -13,7 +16,7 @@ ROUTING_KEY = "user.email_verified"
 
 @pytest.fixture
 async def connection(amqp_url):
-    conn = await bus.connect(amqp_url)
+    conn = await connect(amqp_url)
     yield conn
     await conn.close()
 
@@ -22,7 +25,7 @@ async def connection(amqp_url):
 async def channel(connection, broker_names):
     broker_names.extra_queues.append(broker_names.queue("probe"))
     ch = await connection.channel()
-    await bus.declare_topology(
+    await declare_topology(
         ch, broker_names.exchange, broker_names.dead_letter_exchange, {"probe": [ROUTING_KEY]}
     )
     return ch
@@ -30,7 +33,7 @@ async def channel(connection, broker_names):
 
 @pytest.fixture
 async def publisher(connection, broker_names, channel):
-    p = bus.Publisher(connection, broker_names.exchange)
+    p = Publisher(connection, broker_names.exchange)
     await p.start()
     yield p
     await p.close()
@@ -41,7 +44,7 @@ def envelope() -> Envelope:
 
 
 async def start_consumer(connection, broker_names, handler, queue="probe", **kwargs):
-    consumer = bus.Consumer(
+    consumer = Consumer(
         connection,
         queue=broker_names.queue(queue),
         exchange=broker_names.exchange,
@@ -89,10 +92,10 @@ async def test_failing_handler_is_retried_then_dead_lettered_with_reason(
             return dead
 
         await wait_until(dead_lettered, timeout=15, message="the dead letter")
-        assert len(attempts) == bus.DELIVERY_LIMIT
+        assert len(attempts) == DELIVERY_LIMIT
         assert set(attempts) == {sent.id}
         assert dead[0].message_id == str(sent.id)
-        assert dead[0].headers["x-error"] == f"failed {bus.DELIVERY_LIMIT} times: RuntimeError"
+        assert dead[0].headers["x-error"] == f"failed {DELIVERY_LIMIT} times: RuntimeError"
         assert dead[0].headers["x-original-queue"] == broker_names.queue(queue)
         assert Envelope.model_validate_json(dead[0].body) == sent
     finally:
@@ -109,7 +112,7 @@ async def test_permanent_error_is_dead_lettered_at_once(
 
     async def refuses(env: Envelope) -> None:
         attempts.append(env.id)
-        raise bus.PermanentError("invalid address")
+        raise PermanentError("invalid address")
 
     consumer = await start_consumer(connection, broker_names, refuses)
     try:
@@ -188,7 +191,7 @@ async def test_failure_after_claim_rolls_back_so_the_retry_does_the_work(
 
 
 async def test_unroutable_publish_raises(connection, broker_names, channel):
-    p = bus.Publisher(connection, broker_names.exchange)
+    p = Publisher(connection, broker_names.exchange)
     await p.start()
     env = Envelope.wrap(UserEmailVerified(user_id=uuid.uuid4()), producer="t")
     object.__setattr__(env, "type", "nobody.listens")
@@ -210,7 +213,7 @@ async def test_a_retry_waits_in_the_broker_not_in_the_handler(
             failed_once.add(env.id)
             raise ConnectionError("try later")
 
-    consumer = bus.Consumer(
+    consumer = Consumer(
         connection,
         queue=broker_names.queue("probe"),
         exchange=broker_names.exchange,
@@ -228,7 +231,7 @@ async def test_a_retry_waits_in_the_broker_not_in_the_handler(
         await wait_until(lambda: second.id in handled, timeout=2.5, message="B before A's retry")
         assert handled[:2] == [first.id, second.id]
         await wait_until(lambda: handled.count(first.id) == 2, timeout=10, message="A retried")
-        retry = await channel.get_queue(bus.retry_queue_name(broker_names.queue("probe")))
+        retry = await channel.get_queue(retry_queue_name(broker_names.queue("probe")))
         assert retry.declaration_result.message_count == 0
     finally:
         await consumer.stop()
@@ -242,13 +245,13 @@ async def test_code_events_expire_with_their_code(connection, broker_names, amqp
 
     broker_names.extra_queues.append(broker_names.queue("otp"))
     ch = await connection.channel()
-    await bus.declare_topology(
+    await declare_topology(
         ch,
         broker_names.exchange,
         broker_names.dead_letter_exchange,
         {"otp": ["user.otp_requested"]},
     )
-    p = bus.Publisher(connection, broker_names.exchange)
+    p = Publisher(connection, broker_names.exchange)
     await p.start()
     code = Sealer(generate_key()).seal("123456")
 

@@ -4,7 +4,9 @@ from urllib.parse import urlsplit
 import aio_pika
 import pytest
 
-from sportslog_common import bus
+from sportslog_common.bus.connection import connect
+from sportslog_common.bus.publisher import Publisher
+from sportslog_common.bus.topology import declare_topology
 from sportslog_common.events import Envelope, UserEmailVerified
 from sportslog_common.outbox import OutboxRelay, write_event
 from sportslog_testing import wait_until
@@ -17,7 +19,7 @@ async def topology(amqp_url, broker_names):
     broker_names.extra_queues.append(f"{broker_names.exchange}.probe")
     connection = await aio_pika.connect(amqp_url)
     channel = await connection.channel()
-    await bus.declare_topology(
+    await declare_topology(
         channel,
         broker_names.exchange,
         broker_names.dead_letter_exchange,
@@ -47,7 +49,7 @@ async def write(pool, user_id=None):
 
 
 async def start_relay(pool, events_db, connection, exchange):
-    publisher = bus.Publisher(connection, exchange)
+    publisher = Publisher(connection, exchange)
     await publisher.start()
     relay = OutboxRelay(pool, events_db, publisher)
     await relay.start()
@@ -66,7 +68,7 @@ async def test_rolled_back_event_is_never_published(
             raise Boom
     committed = await write(pool)
 
-    connection = await bus.connect(amqp_url)
+    connection = await connect(amqp_url)
     relay = await start_relay(pool, events_db, connection, broker_names.exchange)
     try:
         received: list[Envelope] = []
@@ -98,8 +100,8 @@ async def test_events_written_while_broker_is_down_are_published_when_it_is_back
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
     await proxy.start()
     proxied = amqp_url.replace(f"{parts.hostname}:{parts.port or 5672}", f"127.0.0.1:{proxy.port}")
-    connection = await bus.connect(proxied, reconnect_interval=0.2)
-    publisher = bus.Publisher(connection, broker_names.exchange)
+    connection = await connect(proxied, reconnect_interval=0.2)
+    publisher = Publisher(connection, broker_names.exchange)
     await publisher.start()
     relay = OutboxRelay(pool, events_db, publisher)  # its loop starts once the broker is back
     try:
@@ -144,8 +146,8 @@ async def test_unroutable_event_is_dropped_not_retried_forever(
         await write_event(
             conn, UserDeleted(user_id=uuid.uuid4(), email="x@example.com"), producer="t"
         )
-    connection = await bus.connect(amqp_url)
-    publisher = bus.Publisher(connection, broker_names.exchange)
+    connection = await connect(amqp_url)
+    publisher = Publisher(connection, broker_names.exchange)
     await publisher.start()
     relay = OutboxRelay(pool, events_db, publisher)
     try:

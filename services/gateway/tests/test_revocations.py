@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sportslog_common.bus.topology import REPLICA_BINDINGS
 from sportslog_common.errors import InvalidToken, UpstreamUnavailable
 from sportslog_common.events import (
     Envelope,
@@ -14,7 +15,7 @@ from sportslog_common.events import (
     UserTokensRevoked,
 )
 from sportslog_common.jwt import AccessClaims
-from sportslog_gateway.revocations import RevocationCache, TokenState
+from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache, TokenState
 
 
 def claims(user: uuid.UUID, ver: int = 0, sid: uuid.UUID | None = None) -> AccessClaims:
@@ -138,3 +139,7 @@ async def test_while_disconnected_nothing_cached_is_trusted_for_long():
     await cache.check(claims(user, ver=1))
     await cache.check(claims(user, ver=1))
     assert auth.calls == 5  # connected: cached again
+
+
+def test_the_replica_queue_binds_exactly_the_events_the_cache_folds_in():
+    assert set(REPLICA_BINDINGS["gateway"]) == set(REVOCATION_EVENTS)

@@ -17,7 +17,7 @@ import structlog
 from aio_pika.exceptions import PublishError
 
 from sportslog_common import db
-from sportslog_common.bus import Publisher
+from sportslog_common.bus.publisher import Publisher
 from sportslog_common.db import Connection, Pool
 from sportslog_common.events import Envelope, EventData
 from sportslog_common.metrics import OUTBOX_PENDING

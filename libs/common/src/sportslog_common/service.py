@@ -13,7 +13,10 @@ import uvicorn
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
-from sportslog_common import bus, db, health
+from sportslog_common import db, health
+from sportslog_common.bus.connection import connect
+from sportslog_common.bus.publisher import Publisher
+from sportslog_common.bus.topology import declare_topology
 from sportslog_common.http import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
@@ -99,10 +102,10 @@ async def database(settings: DatabaseSettings, migrations_package: str) -> Async
 @asynccontextmanager
 async def broker(settings: CommonSettings) -> AsyncIterator[AbstractRobustConnection]:
     """The process's robust connection, with the shared topology declared."""
-    connection = await bus.connect(settings.amqp_url)
+    connection = await connect(settings.amqp_url)
     try:
         channel = await connection.channel()
-        await bus.declare_topology(channel, settings.events_exchange, settings.dead_letter_exchange)
+        await declare_topology(channel, settings.events_exchange, settings.dead_letter_exchange)
         await channel.close()
         yield connection
     finally:
@@ -113,7 +116,7 @@ async def broker(settings: CommonSettings) -> AsyncIterator[AbstractRobustConnec
 async def outbox_relay(
     pool: db.Pool, settings: DatabaseSettings, connection: AbstractRobustConnection
 ) -> AsyncIterator[OutboxRelay]:
-    publisher = bus.Publisher(connection, settings.events_exchange)
+    publisher = Publisher(connection, settings.events_exchange)
     await publisher.start()
     relay = OutboxRelay(pool, settings.database_url, publisher)
     await relay.start()

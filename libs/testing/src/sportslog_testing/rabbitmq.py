@@ -11,13 +11,9 @@ from urllib.parse import urlsplit
 import aio_pika
 import pytest
 
-from sportslog_common.bus import (
-    CONSUMER_BINDINGS,
-    Publisher,
-    connect,
-    queue_name,
-    retry_queue_name,
-)
+from sportslog_common.bus.connection import connect
+from sportslog_common.bus.publisher import Publisher
+from sportslog_common.bus.topology import CONSUMER_BINDINGS, queue_name, retry_queue_name
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 

@@ -14,7 +14,7 @@ from sportslog_activities.importer import Importer
 from sportslog_activities.pagination import CursorSigner
 from sportslog_activities.routes import activities, exports, imports, stats
 from sportslog_activities.settings import ActivitiesSettings
-from sportslog_common.bus import Consumer
+from sportslog_common.bus.consumer import Consumer
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.pruning import PruneRule

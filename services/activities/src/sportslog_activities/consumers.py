@@ -6,7 +6,7 @@ import structlog
 from pydantic import ValidationError
 
 from sportslog_activities import queries
-from sportslog_common.bus import PermanentError
+from sportslog_common.bus.consumer import PermanentError
 from sportslog_common.db import Pool
 from sportslog_common.events import Envelope, UserDeleted
 from sportslog_common.inbox import claim_event

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -10,7 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
-from sportslog_common.bus import Consumer
+from sportslog_common.bus.consumer import Consumer
 from sportslog_common.errors import NotFound
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
@@ -21,7 +20,7 @@ from sportslog_gateway.clients import client_ip, parse_trusted
 from sportslog_gateway.cors import JsonCorsMiddleware
 from sportslog_gateway.openapi import OpenApiMerger
 from sportslog_gateway.ratelimit import RateLimits
-from sportslog_gateway.revocations import REVOCATION_EVENTS, RevocationCache
+from sportslog_gateway.revocations import RevocationCache
 from sportslog_gateway.settings import GatewaySettings
 from sportslog_gateway.upstreams import route_for
 
@@ -66,16 +65,9 @@ def create_app(
             revocations = RevocationCache(
                 token_state_fetcher(session, settings.auth_url, settings.internal_auth())
             )
-            consumer = Consumer(
-                connection,
-                # Each replica its own queue: every replica must hear every revocation.
-                queue=f"{settings.events_exchange}.gateway.{uuid.uuid4().hex[:12]}",
-                exchange=settings.events_exchange,
-                dead_letter_exchange=settings.dead_letter_exchange,
-                routing_keys=REVOCATION_EVENTS,
-                handler=revocations.apply,
-                prefetch=50,
-                exclusive=True,
+            # Each replica its own queue: every replica must hear every revocation.
+            consumer = Consumer.for_replica(
+                connection, settings, "gateway", revocations.apply, prefetch=50
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)

@@ -34,6 +34,8 @@ from sportslog_common.jwt import AccessClaims
 
 log = structlog.get_logger("sportslog.gateway.revocations")
 
+# What the cache folds in; the replica queue binds REPLICA_BINDINGS["gateway"] in
+# sportslog_common/bus/topology.py, and a test keeps the two the same.
 REVOCATION_EVENTS = (
     UserTokensRevoked.TYPE,
     UserPasswordChanged.TYPE,

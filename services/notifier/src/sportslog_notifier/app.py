@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from sportslog_common.bus import Consumer
+from sportslog_common.bus.consumer import Consumer
 from sportslog_common.logging import configure_logging
 from sportslog_common.pruning import PruneRule
 from sportslog_common.sealing import Sealer

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import structlog
 from pydantic import ValidationError
 
-from sportslog_common.bus import PermanentError, SafeMessage, is_last_attempt
+from sportslog_common.bus.consumer import PermanentError, SafeMessage, is_last_attempt
 from sportslog_common.db import Pool
 from sportslog_common.events import (
     Envelope,

@@ -1,7 +1,7 @@
-"""RabbitMQ: the topology, a publisher with confirms, and a consumer helper (DESIGN.md §5, §8).
+"""Consuming one queue: ack after the handler, retry with backoff, dead-letter with reason.
 
-Every service declares the same topology at start-up, so an event published before its
-consumer first started still lands in that consumer's durable queue, never dropped.
+Handlers raise `PermanentError` for a message that can never succeed, `SafeMessage` for a
+failure whose text may be logged, and ask `is_last_attempt()` before the dead letters.
 """
 
 from __future__ import annotations
@@ -10,162 +10,30 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import structlog
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractExchange,
-    AbstractIncomingMessage,
-    AbstractRobustConnection,
-)
-from aio_pika.exceptions import AMQPConnectionError
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from sportslog_common.bus.topology import (
+    CONSUMER_BINDINGS,
+    DELIVERY_LIMIT,
+    REPLICA_BINDINGS,
+    declare_consumer_queue,
+    declare_events_exchange,
+    declare_replica_queue,
+    declare_retry_queue,
+    queue_name,
+    replica_queue_name,
+    retry_queue_name,
+)
 from sportslog_common.events import Envelope
-from sportslog_common.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+from sportslog_common.metrics import EVENTS_CONSUMED
 from sportslog_common.settings import CommonSettings
 
 log = structlog.get_logger("sportslog.bus")
-
-# Durable consumer queues and what they bind: the routing half of the event contract.
-CONSUMER_BINDINGS: dict[str, tuple[str, ...]] = {
-    "notifier": (
-        "user.registered",
-        "user.verification_requested",
-        "user.registration_attempted",
-        "user.password_reset_requested",
-        "user.password_changed",
-        "user.otp_requested",
-        "user.phone_verification_requested",
-        "user.otp_locked",
-        "user.deleted",
-    ),
-    "activities": ("user.deleted",),
-}
-
-DELIVERY_LIMIT = 5
-PUBLISH_TIMEOUT_SECONDS = 10.0
-
-
-def queue_name(exchange: str, consumer: str) -> str:
-    return f"{exchange}.{consumer}"
-
-
-def quorum_arguments(dead_letter_exchange: str) -> dict[str, Any]:
-    # The same arguments on every declaration: changing them means a new queue name.
-    return {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": DELIVERY_LIMIT,
-        "x-dead-letter-exchange": dead_letter_exchange,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
-    }
-
-
-async def connect(
-    url: str, *, wait_seconds: float = 30, reconnect_interval: float = 2
-) -> AbstractRobustConnection:
-    """One robust connection per process; waits for the broker at start-up."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type((OSError, AMQPConnectionError)),
-        wait=wait_exponential(multiplier=0.2, max=2),
-        stop=stop_after_delay(wait_seconds),
-        reraise=True,
-    ):
-        with attempt:
-            connection = await aio_pika.connect_robust(
-                url, heartbeat=30, reconnect_interval=reconnect_interval
-            )
-    return connection
-
-
-async def declare_topology(
-    channel: AbstractChannel,
-    exchange: str,
-    dead_letter_exchange: str,
-    bindings: dict[str, Iterable[str]] | None = None,
-) -> AbstractExchange:
-    events = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-    dead = await channel.declare_exchange(
-        dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
-    )
-    dead_queue = await channel.declare_queue(
-        dead_letter_exchange, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    await dead_queue.bind(dead)
-    for consumer, keys in (CONSUMER_BINDINGS if bindings is None else bindings).items():
-        queue = await channel.declare_queue(
-            queue_name(exchange, consumer),
-            durable=True,
-            arguments=quorum_arguments(dead_letter_exchange),
-        )
-        for key in keys:
-            await queue.bind(events, routing_key=key)
-    return events
-
-
-# Events whose payload is a short-lived code: the broker drops them when the code dies, so
-# a stale code is never delivered (they end in the dead-letter queue, x-death "expired").
-EXPIRING_TYPES = frozenset({"user.otp_requested", "user.phone_verification_requested"})
-
-
-def _ttl(envelope: Envelope) -> float | None:
-    if envelope.type not in EXPIRING_TYPES:
-        return None
-    expires_at = envelope.data.get("expires_at")
-    if not isinstance(expires_at, str):
-        return None
-    remaining = datetime.fromisoformat(expires_at) - datetime.now(UTC)
-    return max(0.001, remaining.total_seconds())
-
-
-def to_message(envelope: Envelope) -> aio_pika.Message:
-    return aio_pika.Message(
-        envelope.to_bytes(),
-        content_type="application/json",
-        message_id=str(envelope.id),
-        type=envelope.type,
-        timestamp=envelope.occurred_at,
-        # aio-pika's default is transient; events must survive a broker restart.
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        headers={"x-request-id": envelope.request_id or ""},
-        expiration=_ttl(envelope),
-    )
-
-
-class Publisher:
-    """Publishes envelopes with confirms; `mandatory` makes an unroutable event an error."""
-
-    def __init__(self, connection: AbstractRobustConnection, exchange: str) -> None:
-        self._connection = connection
-        self._exchange_name = exchange
-        self._exchange: AbstractExchange | None = None
-        self._channel: AbstractChannel | None = None
-
-    async def start(self) -> None:
-        self._channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        self._exchange = await self._channel.declare_exchange(
-            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-
-    async def publish(self, envelope: Envelope, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
-        if self._exchange is None:
-            raise RuntimeError("Publisher.start() was not awaited")
-        await self._exchange.publish(
-            to_message(envelope), routing_key=envelope.type, mandatory=True, timeout=timeout
-        )
-        EVENTS_PUBLISHED.labels(envelope.type).inc()
-
-    async def close(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._channel.close(), 5)
 
 
 _LAST_ATTEMPT: ContextVar[bool] = ContextVar("last_attempt", default=False)
@@ -253,29 +121,40 @@ class Consumer:
             backoff_base=backoff_base,
         )
 
+    @classmethod
+    def for_replica(
+        cls,
+        connection: AbstractRobustConnection,
+        settings: CommonSettings,
+        consumer: str,
+        handler: Handler,
+        prefetch: int,
+    ) -> Consumer:
+        """The consumer of this replica's own exclusive queue, bound as `REPLICA_BINDINGS`
+        says, so that every replica hears every such event."""
+        return cls(
+            connection,
+            queue=replica_queue_name(settings.events_exchange, consumer),
+            exchange=settings.events_exchange,
+            dead_letter_exchange=settings.dead_letter_exchange,
+            routing_keys=REPLICA_BINDINGS[consumer],
+            handler=handler,
+            prefetch=prefetch,
+            exclusive=True,
+        )
+
     async def start(self) -> None:
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
         self._dead_channel = await self._connection.channel(publisher_confirms=True)
-        events = await self._channel.declare_exchange(
-            self._exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        events = await declare_events_exchange(self._channel, self._exchange)
         if self._exclusive:
-            # A per-replica queue (gateway): lives as long as the connection.
-            self._queue = await self._channel.declare_queue(
-                self.queue_name, exclusive=True, auto_delete=True
-            )
+            self._queue = await declare_replica_queue(self._channel, self.queue_name)
         else:
-            self._queue = await self._channel.declare_queue(
-                self.queue_name,
-                durable=True,
-                arguments=quorum_arguments(self._dead_letter_exchange),
+            self._queue = await declare_consumer_queue(
+                self._channel, self.queue_name, self._dead_letter_exchange
             )
-            await self._channel.declare_queue(
-                retry_queue_name(self.queue_name),
-                durable=True,
-                arguments=retry_arguments(self.queue_name),
-            )
+            await declare_retry_queue(self._channel, self.queue_name)
         for key in self._routing_keys:
             await self._queue.bind(events, routing_key=key)
         self._consumer_tag = await self._queue.consume(self._on_message)
@@ -403,22 +282,6 @@ def _copy(
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         expiration=expiration,
     )
-
-
-def retry_queue_name(queue: str) -> str:
-    return f"{queue}.retry"
-
-
-def retry_arguments(queue: str) -> dict[str, Any]:
-    # Messages wait out their own TTL here, then go back to `queue` through the default
-    # exchange: quorum, at-least-once dead-lettering, so a broker crash loses none.
-    return {
-        "x-queue-type": "quorum",
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": queue,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
-    }
 
 
 def _retries(message: AbstractIncomingMessage) -> int:
