@@ -2,21 +2,13 @@
 
 - The flow's state, nonce and PKCE verifier (authlib makes them) ride in a signed cookie;
   the callback must bring back the state its own browser started, once.
-- A provider identity signs in the account it is linked to. A new identity links to an
-  existing account only when the provider vouches for the email; an unverified email
-  neither links nor opens an account (someone could claim another person's address).
 - With `?redirect_to=` (an allowed origin only) the callback sends the browser back with a
   one-time code for `POST /auth/oauth/exchange`, never a token in a URL.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -29,39 +21,24 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import (
-    ConnectionNotFound,
-    EmailNotVerified,
-    InvalidOrExpiredToken,
-    LastSignInMethod,
     OAuthProviderError,
     OAuthProviderUnavailable,
     OAuthStateInvalid,
     ProviderNotFound,
 )
-from sportslog_auth.metrics import LOGINS, USERS_REGISTERED
+from sportslog_auth.metrics import LOGINS
+from sportslog_auth.oauth import exchange_codes, linking
 from sportslog_auth.oauth.providers import FLOW_SECONDS, Identity, Provider
 from sportslog_auth.queries import oauth as oauth_sql
-from sportslog_auth.queries import registrations as registrations_sql
-from sportslog_auth.queries import users as user_sql
-from sportslog_auth.schemas import TokenResponse, provider_display_name, provider_email
-from sportslog_auth.sessions import CurrentUser, start_session
+from sportslog_auth.sessions import start_session
 from sportslog_auth.settings import origin_of
-from sportslog_auth.tokens import hash_token, random_token
-from sportslog_common.db import Connection
+from sportslog_auth.tokens import hash_token
 from sportslog_common.errors import AppError, ValidationFailed
 
 log = structlog.get_logger("sportslog.auth.oauth")
 
-EXCHANGE_CODE_TTL = timedelta(seconds=60)
 MAX_REDIRECT_TO = 2048
 _ERROR_CODE = re.compile(r"^[a-z0-9_.-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class _Account:
-    id: uuid.UUID
-    email: str
-    token_version: int
 
 
 def _provider(ctx: AuthContext, name: str) -> Provider:
@@ -184,17 +161,13 @@ async def _complete(
         raise OAuthProviderError("The provider sent no authorization code")
     token, identity = await _fetch_identity(provider, code, data)
     redirect_to: str | None = data.get("redirect_to")
+    sealer = ctx.provider_token_sealer
+    assert sealer is not None  # settings refuse a provider without OAUTH_TOKEN_ENCRYPTION_KEY
     async with ctx.pool.acquire() as conn, conn.transaction():
-        account = await _account(conn, ctx, provider.name, identity, token)
+        account = await linking.account_for(conn, sealer, provider.name, identity, token)
         if redirect_to is not None:
-            one_time = random_token()
-            await oauth_sql.insert_exchange_code(
-                conn,
-                hash_token(one_time),
-                account.id,
-                provider.name,
-                data["app_code_challenge"],
-                datetime.now(UTC) + EXCHANGE_CODE_TTL,
+            one_time = await exchange_codes.issue(
+                conn, account.id, provider.name, data["app_code_challenge"]
             )
             return RedirectResponse(_with_query(redirect_to, code=one_time), status_code=302)
         tokens = await start_session(
@@ -245,103 +218,7 @@ async def _fetch_identity(
         raise OAuthProviderError() from None
 
 
-async def _account(
-    conn: Connection, ctx: AuthContext, provider: str, identity: Identity, token: dict[str, Any]
-) -> _Account:
-    """The account this identity signs in, linking or creating it; the connection saved."""
-    row = await oauth_sql.find_linked_user(conn, provider, identity.uid)
-    email = provider_email(identity.email)
-    if row is None:
-        if email is None or not identity.email_verified:
-            raise EmailNotVerified(
-                f"Your {provider} account has no email address it has confirmed;"
-                " sign in another way"
-            )
-        row = await oauth_sql.lock_user_by_email(conn, email)
-        if row is None:
-            row = await oauth_sql.insert_oauth_user(
-                conn, email, provider_display_name(identity.name)
-            )
-            if row is not None:
-                USERS_REGISTERED.inc()
-            else:  # registered at this very moment by someone else's request
-                row = await oauth_sql.lock_user_by_email(conn, email)
-                assert row is not None
-                await _claim_inbox(conn, row["id"], provider)
-        else:
-            await _claim_inbox(conn, row["id"], provider)
-    sealer = ctx.provider_token_sealer
-    assert sealer is not None  # settings refuse a provider without OAUTH_TOKEN_ENCRYPTION_KEY
-    access_token, refresh_token = token.get("access_token"), token.get("refresh_token")
-    expires_at = token.get("expires_at")
-    await oauth_sql.upsert_connection(
-        conn,
-        row["id"],
-        provider,
-        identity.uid,
-        email,
-        sealer.seal(access_token) if isinstance(access_token, str) else None,
-        sealer.seal(refresh_token) if isinstance(refresh_token, str) else None,
-        _timestamp(expires_at),
-    )
-    return _Account(row["id"], row["email"], row["token_version"])
-
-
-def _timestamp(value: object) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-async def _claim_inbox(conn: Connection, user_id: uuid.UUID, provider: str) -> None:
-    """The provider proved the inbox: a password someone set on this address before its
-    owner verified it must not survive (pre-account-takeover), as with email codes."""
-    await registrations_sql.discard_all(conn, user_id)
-    await user_sql.mark_email_verified(conn, user_id)
-    log.info("oauth_linked_by_email", provider=provider, user_id=str(user_id))
-
-
 def _with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-async def exchange(
-    ctx: AuthContext, code: str, code_verifier: str, client: ClientInfo
-) -> TokenResponse:
-    """Spend a one-time code from a redirect, with the verifier of the challenge the app
-    sent when it began the flow: the tokens of a fresh session."""
-    tokens = None
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        row = await oauth_sql.take_exchange_code(conn, hash_token(code))
-        # A wrong verifier burns the code all the same: the delete commits either way.
-        if row is not None and hmac.compare_digest(s256(code_verifier), row["code_challenge"]):
-            tokens = await start_session(
-                conn,
-                ctx,
-                client,
-                user_id=row["id"],
-                email=row["email"],
-                token_version=row["token_version"],
-            )
-    if tokens is None:
-        raise InvalidOrExpiredToken()
-    return tokens
-
-
-async def unlink(ctx: AuthContext, user: CurrentUser, provider: str) -> None:
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        methods = await oauth_sql.sign_in_methods(conn, user.id)
-        if methods is None or provider not in methods["providers"]:
-            raise ConnectionNotFound()
-        others = [p for p in methods["providers"] if p != provider]
-        if not methods["has_password"] and not others:
-            raise LastSignInMethod()
-        await oauth_sql.delete_connections(conn, user.id, provider)

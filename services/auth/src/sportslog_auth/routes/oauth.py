@@ -16,7 +16,7 @@ from sportslog_auth.errors import (
     OAuthStateInvalid,
     ProviderNotFound,
 )
-from sportslog_auth.oauth import signin
+from sportslog_auth.oauth import exchange_codes, linking, signin
 from sportslog_auth.schemas import CodeChallenge, OAuthExchangeRequest, TokenResponse
 from sportslog_common.errors import InvalidToken, ValidationFailed
 
@@ -80,7 +80,7 @@ async def callback(request: Request, provider: ProviderName, ctx: Ctx, client: C
 
 @router.post("/auth/oauth/exchange", responses=InvalidOrExpiredToken.openapi())
 async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await signin.exchange(ctx, body.code, body.code_verifier, client)
+    return await exchange_codes.exchange(ctx, body.code, body.code_verifier, client)
 
 
 @router.delete(
@@ -93,4 +93,4 @@ async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> Toke
     },
 )
 async def unlink(provider: ProviderName, ctx: Ctx, user: User) -> None:
-    await signin.unlink(ctx, user, provider)
+    await linking.unlink(ctx, user.id, provider)
