@@ -1,23 +1,27 @@
-"""Sign-in with a provider, as RFC 9700 (the OAuth 2.0 Security BCP) asks.
+"""Sign-in with a provider, as RFC 9700 (the OAuth 2.0 Security BCP) asks: the flow from the
+redirect to the provider to the callback.
 
-- The flow's state, nonce and PKCE verifier (authlib makes them) ride in a signed cookie;
+- The flow's state, nonce and PKCE verifier (authlib makes them) ride in the flow cookie;
   the callback must bring back the state its own browser started, once.
 - With `?redirect_to=` (an allowed origin only) the callback sends the browser back with a
   one-time code for `POST /auth/oauth/exchange`, never a token in a URL.
+
+No HTTP here: the routes read the query and the cookie, and turn what these functions
+return into the redirect, the token response and the cookie.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# authlib talks to providers with httpx2 (httpx's maintained successor) when installed.
+# authlib talks to providers with httpx2 (httpx's maintained successor) when installed, so
+# its transport errors are httpx2's: httpx's own classes would not catch them.
 import httpx2
 import structlog
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import (
@@ -30,6 +34,7 @@ from sportslog_auth.metrics import LOGINS
 from sportslog_auth.oauth import exchange_codes, linking
 from sportslog_auth.oauth.providers import FLOW_SECONDS, Identity, Provider
 from sportslog_auth.queries import oauth as oauth_sql
+from sportslog_auth.schemas import TokenResponse
 from sportslog_auth.sessions import start_session
 from sportslog_auth.settings import origin_of
 from sportslog_auth.tokens import hash_token
@@ -40,48 +45,51 @@ log = structlog.get_logger("sportslog.auth.oauth")
 MAX_REDIRECT_TO = 2048
 _ERROR_CODE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
-
-def _provider(ctx: AuthContext, name: str) -> Provider:
-    provider = ctx.providers.get(name)
-    if provider is None:
-        raise ProviderNotFound()
-    return provider
+Flows = dict[str, Any]  # the flow cookie's content: authlib's state entries, by key
 
 
-def _check_redirect_to(ctx: AuthContext, redirect_to: str) -> None:
-    try:
-        parts = urlsplit(redirect_to)
-        allowed = (
-            len(redirect_to) <= MAX_REDIRECT_TO
-            and parts.scheme in ("http", "https")
-            and parts.username is None
-            and not any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in redirect_to)
-            and origin_of(redirect_to) in ctx.settings.redirect_origins()
-        )
-    except ValueError:  # e.g. "https://[" or a netloc that changes under NFKC
-        allowed = False
-    if not allowed:
-        raise _invalid_query(
-            "redirect_to",
-            "must be a URL on an allowed origin (APP_BASE_URL's or OAUTH_REDIRECT_ORIGINS)",
-        )
+@dataclass(frozen=True)
+class Started:
+    authorization_url: str  # where the browser goes to sign in with the provider
+    flows: Flows  # the flow cookie's new content, this flow added
 
 
-def _invalid_query(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(details=[{"field": f"query.{field}", "message": message}])
+@dataclass(frozen=True)
+class Callback:
+    """What the provider sent back to the callback."""
+
+    state: str
+    code: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A flow begun without redirect_to: the callback answers with the tokens."""
+
+    tokens: TokenResponse
+    flows: Flows  # the flow cookie's new content, this flow spent
+
+
+@dataclass(frozen=True)
+class SentBack:
+    """A flow begun with redirect_to: the browser goes back to the app with `code` or `error`."""
+
+    url: str
+    flows: Flows  # the flow cookie's new content, this flow spent
 
 
 def callback_url(ctx: AuthContext, provider: str) -> str:
     return f"{ctx.settings.app_base_url.rstrip('/')}/auth/callback/{provider}"
 
 
-async def begin(
+async def start(
     ctx: AuthContext,
-    request: Request,
     name: str,
+    flows: Flows,
     redirect_to: str | None,
     code_challenge: str | None,
-) -> Response:
+) -> Started:
     provider = _provider(ctx, name)
     if redirect_to is not None:
         _check_redirect_to(ctx, redirect_to)
@@ -101,7 +109,7 @@ async def begin(
         log.warning("oauth_provider_unreachable", provider=name, error=type(exc).__name__)
         raise OAuthProviderUnavailable() from None
     url, state = flow.pop("url"), flow.pop("state")
-    flows = ctx.flow_cookie.load(request)
+    flows = dict(flows)
     data = {
         **flow,
         "redirect_uri": redirect_uri,
@@ -109,15 +117,18 @@ async def begin(
         "app_code_challenge": code_challenge,
     }
     await provider.client.framework.set_state_data(flows, state, data)
-    response = RedirectResponse(url, status_code=302)
-    ctx.flow_cookie.store(response, flows)
-    return response
+    return Started(url, flows)
 
 
-async def complete(ctx: AuthContext, request: Request, name: str, client: ClientInfo) -> Response:
+async def finish(
+    ctx: AuthContext, name: str, flows: Flows, callback: Callback, client: ClientInfo
+) -> SignedIn | SentBack:
+    """The callback: the flow checked and spent, the provider's code traded for the user,
+    the account found, linked or opened. An `AppError` of a flow begun with redirect_to
+    becomes a `SentBack` with `?error=<code>`; any other is raised."""
     provider = _provider(ctx, name)
-    flows = ctx.flow_cookie.load(request)
-    state = request.query_params.get("state", "")
+    flows = dict(flows)
+    state = callback.state
     data = await provider.client.framework.get_state_data(flows, state) if state else None
     if data is None:
         LOGINS.labels(name, "failure").inc()
@@ -126,50 +137,46 @@ async def complete(ctx: AuthContext, request: Request, name: str, client: Client
     await provider.client.framework.clear_state_data(flows, state)
     redirect_to: str | None = data.get("redirect_to")
     try:
-        response = await _complete(ctx, request, provider, state, data, client)
+        result = await _sign_in(ctx, provider, callback, data, client, flows)
     except AppError as exc:
         LOGINS.labels(name, "failure").inc()
         if redirect_to is None:
             raise
         # The browser is the user's: send it back to the app with a code it can show.
-        response = RedirectResponse(_with_query(redirect_to, error=exc.code), status_code=302)
-    else:
-        LOGINS.labels(name, "success").inc()
-    ctx.flow_cookie.store(response, flows)
-    return response
+        return SentBack(_with_query(redirect_to, error=exc.code), flows)
+    LOGINS.labels(name, "success").inc()
+    return result
 
 
-async def _complete(
+async def _sign_in(
     ctx: AuthContext,
-    request: Request,
     provider: Provider,
-    state: str,
+    callback: Callback,
     data: dict[str, Any],
     client: ClientInfo,
-) -> Response:
+    flows: Flows,
+) -> SignedIn | SentBack:
     expires_at = datetime.now(UTC) + timedelta(seconds=FLOW_SECONDS)
     async with ctx.pool.acquire() as conn:
-        if not await oauth_sql.spend_state(conn, hash_token(state), expires_at):
+        if not await oauth_sql.spend_state(conn, hash_token(callback.state), expires_at):
             log.warning("security_oauth_callback_replayed", provider=provider.name)
             raise OAuthStateInvalid("This sign-in was already completed; start again")
-    error = request.query_params.get("error")
-    if error is not None:
-        error = error if _ERROR_CODE.match(error) else "invalid_error"
+    if callback.error is not None:
+        error = callback.error if _ERROR_CODE.match(callback.error) else "invalid_error"
         raise OAuthProviderError(f"The provider answered {error}")
-    code = request.query_params.get("code")
-    if not code:
+    if not callback.code:
         raise OAuthProviderError("The provider sent no authorization code")
-    token, identity = await _fetch_identity(provider, code, data)
+    token, identity = await _fetch_identity(provider, callback.code, data)
     redirect_to: str | None = data.get("redirect_to")
     sealer = ctx.provider_token_sealer
     assert sealer is not None  # settings refuse a provider without OAUTH_TOKEN_ENCRYPTION_KEY
     async with ctx.pool.acquire() as conn, conn.transaction():
         account = await linking.account_for(conn, sealer, provider.name, identity, token)
         if redirect_to is not None:
-            one_time = await exchange_codes.issue(
+            code = await exchange_codes.issue(
                 conn, account.id, provider.name, data["app_code_challenge"]
             )
-            return RedirectResponse(_with_query(redirect_to, code=one_time), status_code=302)
+            return SentBack(_with_query(redirect_to, code=code), flows)
         tokens = await start_session(
             conn,
             ctx,
@@ -178,7 +185,7 @@ async def _complete(
             email=account.email,
             token_version=account.token_version,
         )
-    return JSONResponse(tokens.model_dump(), headers={"Cache-Control": "no-store"})
+    return SignedIn(tokens, flows)
 
 
 async def _fetch_identity(
@@ -216,6 +223,36 @@ async def _fetch_identity(
             reason=reason if isinstance(reason, str) else None,
         )
         raise OAuthProviderError() from None
+
+
+def _provider(ctx: AuthContext, name: str) -> Provider:
+    provider = ctx.providers.get(name)
+    if provider is None:
+        raise ProviderNotFound()
+    return provider
+
+
+def _check_redirect_to(ctx: AuthContext, redirect_to: str) -> None:
+    try:
+        parts = urlsplit(redirect_to)
+        allowed = (
+            len(redirect_to) <= MAX_REDIRECT_TO
+            and parts.scheme in ("http", "https")
+            and parts.username is None
+            and not any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in redirect_to)
+            and origin_of(redirect_to) in ctx.settings.redirect_origins()
+        )
+    except ValueError:  # e.g. "https://[" or a netloc that changes under NFKC
+        allowed = False
+    if not allowed:
+        raise _invalid_query(
+            "redirect_to",
+            "must be a URL on an allowed origin (APP_BASE_URL's or OAUTH_REDIRECT_ORIGINS)",
+        )
+
+
+def _invalid_query(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": f"query.{field}", "message": message}])
 
 
 def _with_query(url: str, **params: str) -> str:
