@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from sportslog_auth.deps import Client, Ctx, User
 from sportslog_auth.errors import (
@@ -16,7 +16,7 @@ from sportslog_auth.errors import (
     OAuthStateInvalid,
     ProviderNotFound,
 )
-from sportslog_auth.oauth import signin
+from sportslog_auth.oauth import exchange_codes, flow, linking
 from sportslog_auth.schemas import CodeChallenge, OAuthExchangeRequest, TokenResponse
 from sportslog_common.errors import InvalidToken, ValidationFailed
 
@@ -45,7 +45,7 @@ async def begin(
     redirect_to: Annotated[
         str | None,
         Query(
-            max_length=signin.MAX_REDIRECT_TO,
+            max_length=flow.MAX_REDIRECT_TO,
             description="Where to send the browser back with a one-time `code`"
             " (APP_BASE_URL's origin or OAUTH_REDIRECT_ORIGINS); without it the callback"
             " answers with the token response",
@@ -59,7 +59,11 @@ async def begin(
         ),
     ] = None,
 ) -> Response:
-    return await signin.begin(ctx, request, provider, redirect_to, code_challenge)
+    flows = ctx.flow_cookie.load(request)
+    started = await flow.start(ctx, provider, flows, redirect_to, code_challenge)
+    response = RedirectResponse(started.authorization_url, status_code=302)
+    ctx.flow_cookie.store(response, started.flows)
+    return response
 
 
 @router.get(
@@ -75,12 +79,24 @@ async def begin(
     },
 )
 async def callback(request: Request, provider: ProviderName, ctx: Ctx, client: Client) -> Response:
-    return await signin.complete(ctx, request, provider, client)
+    query = request.query_params
+    answer = flow.Callback(
+        state=query.get("state", ""), code=query.get("code"), error=query.get("error")
+    )
+    flows = ctx.flow_cookie.load(request)
+    result = await flow.finish(ctx, provider, flows, answer, client)
+    response: Response
+    if isinstance(result, flow.SentBack):
+        response = RedirectResponse(result.url, status_code=302)
+    else:
+        response = JSONResponse(result.tokens.model_dump(), headers={"Cache-Control": "no-store"})
+    ctx.flow_cookie.store(response, result.flows)
+    return response
 
 
 @router.post("/auth/oauth/exchange", responses=InvalidOrExpiredToken.openapi())
 async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await signin.exchange(ctx, body.code, body.code_verifier, client)
+    return await exchange_codes.exchange(ctx, body.code, body.code_verifier, client)
 
 
 @router.delete(
@@ -93,4 +109,4 @@ async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> Toke
     },
 )
 async def unlink(provider: ProviderName, ctx: Ctx, user: User) -> None:
-    await signin.unlink(ctx, user, provider)
+    await linking.unlink(ctx, user.id, provider)
