@@ -31,7 +31,7 @@ POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 PORTS = {"gateway": 8000, "auth": 8001, "activities": 8002, "notifier": 8003}
 SINK_PORT = 1025
-# Settings an operator may export to change the dev defaults (DESIGN.md §3).
+# Settings an operator may export to change the dev defaults (docs/operations.md, "Configuration").
 OVERRIDABLE_PREFIXES = (
     "SMTP_",
     "TWILIO_",
