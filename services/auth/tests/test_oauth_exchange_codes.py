@@ -11,7 +11,7 @@ from sportslog_auth.errors import InvalidOrExpiredToken
 from sportslog_auth.oauth import exchange_codes, linking
 from sportslog_auth.oauth.providers import Identity
 from sportslog_common.sealing import Sealer
-from sportslog_common.testing import pkce_pair
+from sportslog_testing import pkce_pair
 
 CLIENT = ClientInfo(user_agent="pytest", ip="127.0.0.1")
 

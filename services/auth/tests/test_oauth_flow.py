@@ -12,7 +12,7 @@ from sportslog_auth.errors import InvalidOrExpiredToken, OAuthProviderError, OAu
 from sportslog_auth.oauth import exchange_codes, flow
 from sportslog_auth.schemas import TokenResponse
 from sportslog_common.errors import ValidationFailed
-from sportslog_common.testing import FakeUser, pkce_pair
+from sportslog_testing import FakeUser, pkce_pair
 
 APP = "http://auth"
 CLIENT = ClientInfo(user_agent="pytest", ip="127.0.0.1")

@@ -17,7 +17,7 @@ from sportslog_auth.context import AuthContext, ClientInfo
 from sportslog_auth.errors import InvalidOrExpiredToken
 from sportslog_auth.queries import oauth as oauth_sql
 from sportslog_auth.schemas import TokenResponse
-from sportslog_auth.sessions import start_session
+from sportslog_auth.sessions import start_user_session
 from sportslog_auth.tokens import hash_token, random_token
 from sportslog_common.db import Connection
 
@@ -48,14 +48,7 @@ async def exchange(
         row = await oauth_sql.take_exchange_code(conn, hash_token(code))
         # A wrong verifier burns the code all the same: the delete commits either way.
         if row is not None and hmac.compare_digest(s256(code_verifier), row["code_challenge"]):
-            tokens = await start_session(
-                conn,
-                ctx,
-                client,
-                user_id=row["id"],
-                email=row["email"],
-                token_version=row["token_version"],
-            )
+            tokens = await start_user_session(conn, ctx, client, row)
     if tokens is None:
         raise InvalidOrExpiredToken()
     return tokens
