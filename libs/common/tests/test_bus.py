@@ -149,9 +149,9 @@ async def test_redelivered_event_is_handled_once(
 
     async def handler(env: Envelope) -> None:
         async with pool.acquire() as conn, conn.transaction():
-            seen.append(env.id)
             if await claim_event(conn, env.id, "probe"):
                 effects.append(env.id)
+        seen.append(env.id)  # after the commit: a delivery counts once it is fully handled
 
     consumer = await start_consumer(connection, broker_names, handler)
     try:

@@ -109,11 +109,18 @@ async def test_sigkill_in_a_burst_loses_nothing_and_shows_nothing_twice(
     for address in burst:
         ids = Counter(m.message["Message-ID"] for m in smtp.to(address))
         assert len(ids) == 1, (address, ids)  # at most a resend of the very same message
+    # Each mail is recorded 'sent' just after the SMTP server took it: wait for the records.
     conn = await asyncpg.connect(notifier_db)
     try:
-        sent = await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE status = 'sent' AND destination_masked LIKE 'b***@%'"
-        )
+
+        async def recorded():
+            sent = await conn.fetchval(
+                "SELECT count(*) FROM deliveries"
+                " WHERE status = 'sent' AND destination_masked LIKE 'b***@%'"
+            )
+            return sent if sent >= len(burst) else None
+
+        sent = await wait_until(recorded, message="every delivery recorded as sent")
     finally:
         await conn.close()
     assert sent >= len(burst)
