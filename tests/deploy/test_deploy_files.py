@@ -249,9 +249,7 @@ def build_for(service: str | None) -> tuple[list[tuple[str, str]], list[tuple[st
     its base image on). service None: the build without SERVICE."""
     steps = instructions(CONTAINERFILE)
     value = service or ""
-    resolved = [
-        (op, re.sub(r"\$\{SERVICE\}|\$SERVICE\b", value, arg)) for op, arg in steps
-    ]
+    resolved = [(op, re.sub(r"\$\{SERVICE\}|\$SERVICE\b", value, arg)) for op, arg in steps]
     by_name = {name: (base, body) for name, base, body in stages(resolved) if name}
     builder_base, builder = by_name["builder"]
     assert builder_base.startswith("ghcr.io/astral-sh/uv:python3.11")
