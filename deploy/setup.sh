@@ -181,8 +181,8 @@ done
 
 if [ $build = 1 ]; then
   for app in "${APPS[@]}"; do
-    "$PODMAN" build -f "$REPO/services/$app/Containerfile" -t "localhost/sportslog-$app:latest" \
-      "$REPO"
+    "$PODMAN" build -f "$REPO/Containerfile" --build-arg "SERVICE=$app" \
+      -t "localhost/sportslog-$app:latest" "$REPO"
   done
 fi
 

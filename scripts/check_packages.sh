@@ -3,8 +3,9 @@
 # is checked in a throwaway environment of its own (run by `make lint`):
 # - sportslog-common alone (uv sync --package sportslog-common --no-dev): every module
 #   imports, and pytest, aiohttp and sportslog_testing are not installed;
-# - each service as its container builds it: from only the files its Containerfile puts in
-#   the build context (the mounted pyprojects and lock, the COPY'd libs/common and service),
+# - each service as its container builds it: from only the files the Containerfile, with
+#   SERVICE=<svc>, puts in the build context (the mounted pyprojects and lock, the COPY'd
+#   libs/common and service),
 #   uv sync --locked --package sportslog-<svc> --no-dev --no-editable; then the app, its
 #   __main__ and every module of sportslog_common and the service import (no dependency
 #   left undeclared), and sportslog_testing and pytest are not installed.
@@ -45,7 +46,9 @@ echo -n "package sportslog-common: installs alone, "
 imports_only_runtime "$tmp/common/bin/python" sportslog_common "pytest aiohttp sportslog_testing"
 
 for svc in auth activities notifier gateway; do
-  containerfile="services/$svc/Containerfile"
+  # The Containerfile as `--build-arg SERVICE=$svc` reads it.
+  containerfile="$tmp/Containerfile-$svc"
+  sed -e "s/\${SERVICE}/$svc/g" -e "s/\$SERVICE\b/$svc/g" Containerfile >"$containerfile"
   context="$tmp/context-$svc"
   mkdir "$context"
   mapfile -t mounted < <(grep -o 'source=[^,]*' "$containerfile" | cut -d= -f2 | sort -u)

@@ -17,6 +17,8 @@ from sportslog_notifier.settings import NotifierSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 QUADLETS = DEPLOY / "quadlets"
+# One image definition for every service, which the build argument SERVICE picks.
+CONTAINERFILE = ROOT / "Containerfile"
 
 PORTS = {"gateway": 8000, "auth": 8001, "activities": 8002, "notifier": 8003}
 APPS = tuple(PORTS)
@@ -124,6 +126,13 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
+def build_args(build: dict[str, Any]) -> dict[str, str]:
+    args = build.get("args") or {}
+    if isinstance(args, list):
+        args = dict(item.partition("=")[::2] for item in args)
+    return {key: str(value) for key, value in args.items()}
+
+
 def is_interpolated(value: str) -> bool:
     return re.fullmatch(r"\$\{[A-Z0-9_]+(:?\?[^}]*)?\}", value) is not None
 
@@ -138,8 +147,9 @@ def test_compose_app_service(compose, svc):
     service = compose["services"][svc]
     build = service["build"]
     assert (ROOT / build["context"]).resolve() == ROOT
-    assert build["dockerfile"] == f"services/{svc}/Containerfile"
-    assert (ROOT / build["dockerfile"]).is_file()
+    assert (ROOT / build["context"] / build["dockerfile"]).resolve() == CONTAINERFILE
+    # Without SERVICE the build fails; with another service's name it builds that one.
+    assert build_args(build).get("SERVICE") == svc, f"{svc}: the build must pass SERVICE={svc}"
 
     env = env_of(service)
     required = COMMON_ENV | SERVICE_ENV[svc]
@@ -220,37 +230,122 @@ def instructions(containerfile: Path) -> list[tuple[str, str]]:
     ]
 
 
+def stages(steps: list[tuple[str, str]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(name, base, instructions) of each stage, in order; name "" when it has none."""
+    result: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for op, arg in steps:
+        if op == "FROM":
+            words = arg.split()
+            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else ""
+            result.append((name, words[0], []))
+        elif result:
+            result[-1][2].append((op, arg))
+    return result
+
+
+def build_for(service: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What `build --build-arg SERVICE=<service>` makes of the Containerfile: the builder's
+    instructions, and the image's (the final stage after the stages it is built on, from
+    its base image on). service None: the build without SERVICE."""
+    steps = instructions(CONTAINERFILE)
+    value = service or ""
+    resolved = [(op, re.sub(r"\$\{SERVICE\}|\$SERVICE\b", value, arg)) for op, arg in steps]
+    by_name = {name: (base, body) for name, base, body in stages(resolved) if name}
+    builder_base, builder = by_name["builder"]
+    assert builder_base.startswith("ghcr.io/astral-sh/uv:python3.11")
+    _, base, image = stages(resolved)[-1]
+    chain = [("FROM", base)]
+    while base in by_name:
+        base, body = by_name[base]
+        image = body + image
+        chain.insert(0, ("FROM", base))
+    return builder, [chain[0], *image]
+
+
+def test_containerfile_takes_service_and_needs_it():
+    steps = instructions(CONTAINERFILE)
+    # Declared before the first FROM (for FROM service-${SERVICE}) without a default...
+    assert steps.index(("ARG", "SERVICE")) < next(i for i, s in enumerate(steps) if s[0] == "FROM")
+    # ...and in every stage that uses it.
+    for name, _, body in stages(steps):
+        if any("SERVICE" in arg for op, arg in body if op != "ARG"):
+            assert ("ARG", "SERVICE") in body, f"stage {name} uses SERVICE without ARG SERVICE"
+    # Without SERVICE the final FROM names no stage; its base is no valid image name
+    # (the build fails instead of building some default service).
+    _, image = build_for(None)
+    assert image[0] == ("FROM", "service-")
+    assert not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", image[0][1])
+    # A stage per service, and no other.
+    named = {name for name, _, _ in stages(steps)}
+    assert {name for name in named if name.startswith("service-")} == {
+        f"service-{svc}" for svc in APPS
+    }
+    # The four per-service copies are gone: nothing can drift from this one file.
+    assert not list(ROOT.glob("services/*/Containerfile"))
+
+
 @pytest.mark.parametrize("svc", APPS)
 def test_containerfile(svc):
-    steps = instructions(ROOT / "services" / svc / "Containerfile")
-    syncs = [arg for op, arg in steps if op == "RUN" and "uv sync" in arg]
+    builder, runtime = build_for(svc)
+    syncs = [arg for op, arg in builder if op == "RUN" and "uv sync" in arg]
     assert len(syncs) == 2
     for sync in syncs:
         assert "--locked" in sync
         assert "--no-dev" in sync
-        assert f"--package sportslog-{svc}" in sync
+        assert re.search(rf'--package "?sportslog-{svc}"?(\s|$)', sync), sync
         for member in workspace_members():
             assert f"source={member}/pyproject.toml" in sync, f"{member} not mounted"
     assert "--no-install-workspace" in syncs[0]
     assert "--no-editable" in syncs[1]
     # Only the code the service runs: never libs/ wholesale, so never libs/testing.
-    copies = [arg.split()[0] for op, arg in steps if op == "COPY" and "--from" not in arg]
+    copies = [arg.split()[0] for op, arg in builder if op == "COPY" and "--from" not in arg]
     assert copies == ["libs/common", f"services/{svc}"]
 
-    last_from = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
-    runtime = steps[last_from:]
     assert runtime[0][1].startswith("python:3.11-slim")
+    assert [op for op, _ in runtime].count("FROM") == 1
+    assert ("COPY", "--from=builder /app/.venv /app/.venv") in runtime
     users = [arg for op, arg in runtime if op == "USER"]
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
-    assert ("EXPOSE", str(PORTS[svc])) in runtime
+    assert [arg for op, arg in runtime if op == "EXPOSE"] == [str(PORTS[svc])]
     # The services bind 127.0.0.1 by default (safe for make dev); in a container that
     # would leave them unreachable from the gateway and Prometheus.
-    envs = " ".join(arg for op, arg in runtime if op == "ENV")
-    assert "HOST=0.0.0.0" in envs.split()
-    assert any(op == "HEALTHCHECK" and "/health" in arg for op, arg in runtime)
+    envs = " ".join(arg for op, arg in runtime if op == "ENV").split()
+    assert "HOST=0.0.0.0" in envs
+    # The port the service listens on, and the health check's.
+    assert [word for word in envs if word.startswith("PORT=")] == [f"PORT={PORTS[svc]}"]
+    healthchecks = [arg for op, arg in runtime if op == "HEALTHCHECK"]
+    assert len(healthchecks) == 1
+    assert "/health" in healthchecks[0]
+    assert "os.environ['PORT']" in healthchecks[0]
     cmds = [json.loads(arg) for op, arg in runtime if op == "CMD"]
     assert cmds[-1] == ["python", "-m", f"sportslog_{svc}"]
+    labels = " ".join(arg for op, arg in runtime if op == "LABEL")
+    assert f'org.opencontainers.image.title="sportslog-{svc}"' in labels
+
+
+BUILD_DOCS = (ROOT / "README.md", DEPLOY / "k8s" / "README.md", CONTAINERFILE)
+
+
+@pytest.mark.parametrize("path", BUILD_DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_documented_builds_pass_service(path):
+    text = path.read_text()
+    commands = re.findall(r"(?:docker|podman) build\b[^`\n]*(?:\n[^`\n]*)?", text)
+    assert commands, f"{path.name} shows no image build"
+    for command in commands:
+        match = re.search(r"--build-arg SERVICE=([a-z]+)", command)
+        assert match, f"{path.name}: {command!r} does not pass SERVICE"
+        assert match.group(1) in APPS
+        assert "-f services/" not in command
+
+
+def test_nothing_names_a_per_service_containerfile():
+    paths = [ROOT / "compose.yaml", ROOT / ".dockerignore", ROOT / "README.md"]
+    paths += [ROOT / "scripts" / "check_packages.sh"]
+    paths += [path for path in DEPLOY.rglob("*") if path.is_file()]
+    for path in paths:
+        text = path.read_text()
+        assert not re.search(r"services/[^/\s]+/Containerfile", text), path
 
 
 def test_build_context_leaves_out_the_test_support():
@@ -516,8 +611,9 @@ def test_quadlets_name_only_units_and_images_that_exist():
             assert (QUADLETS / network).is_file()
         (image,) = values(unit, "Container", "Image")
         if image.startswith("localhost/"):
-            # Built by deploy/setup.sh --build from services/<name>/Containerfile.
+            # Built by deploy/setup.sh --build from the Containerfile, SERVICE=<name>.
             name = image.removeprefix("localhost/sportslog-").removesuffix(":latest")
-            assert (ROOT / "services" / name / "Containerfile").is_file(), image
+            assert name in APPS, image
+            assert build_for(name)[1][-1] == ("CMD", f'["python", "-m", "sportslog_{name}"]')
         else:
             assert not image.endswith(":latest"), f"{path.name}: pin the image"

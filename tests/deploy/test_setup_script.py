@@ -186,7 +186,10 @@ def test_build_and_start(host):
     assert len(builds) == len(APPS)
     for app, build in zip(APPS, builds, strict=True):
         containerfile = Path(build[build.index("-f") + 1])
-        assert containerfile == ROOT / "services" / app / "Containerfile"
+        assert containerfile == ROOT / "Containerfile"
+        # The one Containerfile builds the service SERVICE names; without it, none.
+        args = [build[i + 1] for i, word in enumerate(build) if word == "--build-arg"]
+        assert f"SERVICE={app}" in args, f"{app}: built without --build-arg SERVICE={app}"
         assert build[build.index("-t") + 1] == f"localhost/sportslog-{app}:latest"
         assert Path(build[-1]) == ROOT
     started = " ".join(call for call in calls if call.startswith("systemctl"))
