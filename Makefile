@@ -24,6 +24,7 @@ lint: sync
 	  src=src; [ -d $$m/src ] || src=.; echo "deptry $$m/$$src"; \
 	  (cd $$m && $(UV) run --no-sync deptry --no-ansi $$src) || rc=1; \
 	done; exit $$rc
+	$(UV) run --no-sync vulture
 	bash scripts/check_packages.sh
 
 test: lint
