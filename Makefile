@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 UV ?= uv
 export UV_LINK_MODE ?= copy
+# The workspace members (root pyproject.toml), each checked by deptry against its own
+# pyproject.toml: its imports are its declared dependencies, no more and no fewer.
+MEMBERS := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml services/*/pyproject.toml tests/e2e/pyproject.toml))
 
 .PHONY: sync dev test lint format e2e bench up down clean
 
@@ -17,6 +20,11 @@ lint: sync
 	$(UV) run --no-sync ruff format --check .
 	$(UV) run --no-sync mypy
 	$(UV) run --no-sync python scripts/check_architecture.py
+	@rc=0; for m in $(MEMBERS); do \
+	  src=src; [ -d $$m/src ] || src=.; echo "deptry $$m/$$src"; \
+	  (cd $$m && $(UV) run --no-sync deptry --no-ansi $$src) || rc=1; \
+	done; exit $$rc
+	$(UV) run --no-sync vulture
 	bash scripts/check_packages.sh
 
 test: lint

@@ -16,7 +16,6 @@ from sportslog_common.pruning import Pruner
 from sportslog_testing import wait_until
 
 DAY = timedelta(days=1)
-HOUR = timedelta(hours=1)
 
 
 async def new_user(conn) -> uuid.UUID:

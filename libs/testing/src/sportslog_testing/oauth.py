@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -350,12 +349,6 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def claims_of(id_token_or_jwt: str) -> dict[str, Any]:
-    """A JWT's claims, unverified (tests read what was issued)."""
-    payload = id_token_or_jwt.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 @pytest.fixture(scope="session")

@@ -89,11 +89,6 @@ class Passwords:
         # A verify against this hash costs what a real one does (unknown-user timing).
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
-    @property
-    def parameters(self) -> tuple[int, int, int]:
-        h = self._hasher
-        return h.time_cost, h.memory_cost, h.parallelism
-
     async def hash(self, password: str) -> str:
         return await self._run(self._hash_sync, password)
 
