@@ -10,7 +10,8 @@ from sportslog_gateway.context import GatewayContext
 from sportslog_gateway.openapi import OpenApiMerger
 
 
-def _ctx(request: Request) -> GatewayContext:
+# async: FastAPI runs a plain `def` dependency in its thread pool, a hop per proxied request.
+async def _ctx(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
 
@@ -18,7 +19,7 @@ def _ctx(request: Request) -> GatewayContext:
 Ctx = Annotated[GatewayContext, Depends(_ctx)]
 
 
-def _openapi(ctx: Ctx) -> OpenApiMerger:
+async def _openapi(ctx: Ctx) -> OpenApiMerger:
     return ctx.openapi
 
 
