@@ -57,6 +57,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             connection = await stack.enter_async_context(broker(settings))
+            # Its Redis connections close with the app: nothing else closes them.
+            stack.callback(limits.close)
             session = proxy.create_session()
             stack.push_async_callback(session.close)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
