@@ -4,32 +4,24 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from sportslog_common.bus.consumer import Consumer
-from sportslog_common.errors import NotFound
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.logging import configure_logging
 from sportslog_common.service import broker, build_app, ready_checks
 from sportslog_gateway import proxy
-from sportslog_gateway.auth import require_token, single_authorization, token_state_fetcher
-from sportslog_gateway.clients import client_ip, parse_trusted
+from sportslog_gateway.auth import token_state_fetcher
+from sportslog_gateway.clients import parse_trusted
+from sportslog_gateway.context import GatewayContext
 from sportslog_gateway.cors import JsonCorsMiddleware
 from sportslog_gateway.openapi import OpenApiMerger
 from sportslog_gateway.ratelimit import RateLimits
 from sportslog_gateway.revocations import RevocationCache
+from sportslog_gateway.routes import docs, gateway
+from sportslog_gateway.routes.gateway import PROXY_METHODS
 from sportslog_gateway.settings import GatewaySettings
-from sportslog_gateway.upstreams import route_for
 
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'"
-)
-PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_ALLOW_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -52,13 +44,21 @@ CORS_EXPOSE_HEADERS = [
 def create_app(
     settings: GatewaySettings, *, jwks_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
+    """`jwks_transport` lets a test serve the JWKS without an auth process."""
     configure_logging("gateway", settings.log_level, settings.log_format)
     upstream_urls = {"auth": settings.auth_url, "activities": settings.activities_url}
+    # Made with the app, not per lifespan: the counters live as long as the app does.
+    trusted = parse_trusted(settings.trusted_proxies)
+    limits = RateLimits(
+        settings.rate_limit_storage, settings.rate_limit_default, settings.rate_limit_auth
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             connection = await stack.enter_async_context(broker(settings))
+            # Its Redis connections close with the app: nothing else closes them.
+            stack.callback(limits.close)
             session = proxy.create_session()
             stack.push_async_callback(session.close)
             http = await stack.enter_async_context(httpx.AsyncClient(transport=jwks_transport))
@@ -73,14 +73,20 @@ def create_app(
             stack.push_async_callback(consumer.stop)
             connection.close_callbacks.add(revocations.disconnected)
             connection.reconnect_callbacks.add(revocations.reconnected)
-            app.state.revocations = revocations
-            app.state.openapi = OpenApiMerger(session, upstream_urls)
-            app.state.session = session
-            app.state.verifier = JwksVerifier(
-                settings.jwks_url,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                http=http,
+            app.state.ctx = GatewayContext(
+                settings=settings,
+                session=session,
+                verifier=JwksVerifier(
+                    settings.jwks_url,
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    http=http,
+                ),
+                revocations=revocations,
+                openapi=OpenApiMerger(session, upstream_urls),
+                limits=limits,
+                trusted_proxies=trusted,
+                upstream_urls=upstream_urls,
             )
             app.state.ready_checks = ready_checks(None, connection)
             yield
@@ -112,46 +118,7 @@ def create_app(
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=600,
     )
-    trusted = parse_trusted(settings.trusted_proxies)
-    limits = RateLimits(
-        settings.rate_limit_storage, settings.rate_limit_default, settings.rate_limit_auth
-    )
-
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(await request.app.state.openapi.document())
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        page = get_swagger_ui_html(openapi_url="/openapi.json", title="sports-log API")
-        # Swagger UI's own script and styles come from its CDN; nothing else may load.
-        page.headers["Content-Security-Policy"] = DOCS_CSP
-        return page
-
-    @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
-    async def gateway(request: Request) -> Response:
-        client = client_ip(request, trusted)
-        limit_headers = await limits.hit(request.method, request.url.path, client)
-        route = route_for(request.url.path, request.scope.get("raw_path"))
-        if route is None:
-            raise NotFound()
-        request.scope.setdefault("state", {})["route_template"] = route.template
-        credential = proxy.Credential(single_authorization(request))
-        if route.protected:
-            claims = await require_token(
-                request.app.state.verifier, request.app.state.revocations, credential.authorization
-            )
-            credential = proxy.Credential(credential.authorization, claims)
-        response = await proxy.forward(
-            request.app.state.session,
-            request,
-            upstream_name=route.upstream,
-            base_url=upstream_urls[route.upstream],
-            client_ip=client,
-            credential=credential,
-            timeout=settings.upstream_timeout_seconds,
-        )
-        response.headers.update(limit_headers)
-        return response
-
+    app.include_router(docs.router)
+    # Last: it matches every path, so any route after it would never be reached.
+    app.include_router(gateway.router)
     return app

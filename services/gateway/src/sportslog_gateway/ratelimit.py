@@ -49,9 +49,19 @@ class RateLimits:
     def __init__(self, storage_uri: str, default: str, auth: str) -> None:
         storage = storage_from_string(_async_uri(storage_uri))
         assert isinstance(storage, Storage)
+        self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
         self._default = Rule("default", parse(default))
         self._auth = Rule("auth", parse(auth))
+
+    def close(self) -> None:
+        """Closes the storage's Redis connections, at shutdown (a later use reconnects).
+        `limits` has no API for it: its Redis storage keeps a coredis client, whose pool
+        does. Memory storage holds no connection."""
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
 
     def rules(self, method: str, path: str) -> list[Rule]:
         sensitive = any(
