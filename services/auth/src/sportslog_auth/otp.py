@@ -80,7 +80,7 @@ async def request_login_code(ctx: AuthContext, identifier: str, channel: Channel
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.throttle.begin(conn, [(ctx.rules.otp_request, identifier)])
         if channel == "email":
-            user_id = await otp_sql.find_user_for_email(conn, identifier)
+            user_id = await user_sql.find_user_id_by_email(conn, identifier)
         else:  # SMS only ever goes to a phone its owner verified
             user_id = await otp_sql.find_user_for_verified_phone(conn, identifier)
             await ctx.sms_budget.ensure_left(conn, fallback="email")
@@ -157,7 +157,7 @@ async def verify_login_code(
     async with ctx.pool.acquire() as conn, conn.transaction():
         hits = await ctx.throttle.begin(conn, attempts)
         if "@" in identifier:
-            user_id = await otp_sql.find_user_for_email(conn, identifier)
+            user_id = await user_sql.find_user_id_by_email(conn, identifier)
         else:
             user_id = await otp_sql.find_user_for_verified_phone(conn, identifier)
         hits += await ctx.throttle.begin(

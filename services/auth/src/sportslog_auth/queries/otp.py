@@ -10,11 +10,6 @@ import asyncpg
 from sportslog_common.db import Connection as Conn
 
 
-async def find_user_for_email(conn: Conn, email: str) -> uuid.UUID | None:
-    user_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM users WHERE email = $1", email)
-    return user_id
-
-
 async def find_user_for_verified_phone(conn: Conn, phone: str) -> uuid.UUID | None:
     user_id: uuid.UUID | None = await conn.fetchval(
         "SELECT user_id FROM profiles WHERE phone_number = $1 AND phone_verified",
