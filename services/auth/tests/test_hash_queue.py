@@ -133,7 +133,7 @@ async def test_a_login_storm_past_the_queue_is_503_busy(tiny_queue, signup, new_
     email = new_email()
     await signup(email, "correct horse")  # through the other app: its hashes are not held
     body = {"email": email, "password": "correct horse"}
-    gate = Gate(app.state.ctx.passwords)
+    gate = Gate(app.state.auth.passwords)
     answered = await storm(client, gate, 6, "/auth/login", lambda i: body)
     assert sorted(r.status_code for r in answered) == [200, 200, 503, 503, 503, 503]
     # The refusals tried no password, so they are not failures against the account: all
@@ -147,7 +147,7 @@ async def test_a_login_storm_past_the_queue_is_503_busy(tiny_queue, signup, new_
 async def test_registration_past_the_queue_is_503_busy_and_writes_nothing(tiny_queue, new_email):
     app, client = tiny_queue
     emails = [new_email() for _ in range(4)]
-    gate = Gate(app.state.ctx.passwords)
+    gate = Gate(app.state.auth.passwords)
     answered = await storm(
         client, gate, 4, "/auth/register", lambda i: {"email": emails[i], "password": "long enough"}
     )

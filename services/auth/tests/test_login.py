@@ -44,7 +44,7 @@ async def test_unknown_email_costs_what_a_wrong_password_costs(settings, signup,
             email = new_email()
             await signup(email, "correct horse")
             # A verify costs what the stored hash's parameters say: store a production one.
-            production_hash = await app.state.ctx.passwords.hash("correct horse")
+            production_hash = await app.state.auth.passwords.hash("correct horse")
             async with app.state.pool.acquire() as conn:
                 await conn.execute(
                     "UPDATE local_credentials SET password_hash = $2"

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from sportslog_auth.context import ClientInfo
+from sportslog_auth.client import ClientInfo
 from sportslog_auth.errors import InvalidOrExpiredToken
 from sportslog_auth.oauth import exchange_codes, linking
 from sportslog_auth.oauth.providers import Identity
@@ -39,16 +39,16 @@ async def code_for(app, new_email):
 async def test_a_code_is_spent_once_with_the_right_verifier(app, code_for):
     verifier, challenge = pkce_pair()
     code = await code_for(challenge)
-    tokens = await exchange_codes.exchange(app.state.ctx, code, verifier, CLIENT)
+    tokens = await app.state.auth.code_exchange.exchange(code, verifier, CLIENT)
     assert tokens.token_type == "bearer"
     with pytest.raises(InvalidOrExpiredToken):
-        await exchange_codes.exchange(app.state.ctx, code, verifier, CLIENT)
+        await app.state.auth.code_exchange.exchange(code, verifier, CLIENT)
 
 
 async def test_a_wrong_verifier_burns_the_code(app, code_for):
     verifier, challenge = pkce_pair()
     code = await code_for(challenge)
     with pytest.raises(InvalidOrExpiredToken):
-        await exchange_codes.exchange(app.state.ctx, code, pkce_pair()[0], CLIENT)
+        await app.state.auth.code_exchange.exchange(code, pkce_pair()[0], CLIENT)
     with pytest.raises(InvalidOrExpiredToken):
-        await exchange_codes.exchange(app.state.ctx, code, verifier, CLIENT)
+        await app.state.auth.code_exchange.exchange(code, verifier, CLIENT)

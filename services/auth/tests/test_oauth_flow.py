@@ -1,4 +1,4 @@
-"""oauth/flow.py called as plain functions: flows in, a URL or tokens and the new flows out,
+"""oauth/flow.py's ProviderSignIn called with plain values: flows in, a URL or tokens and the new flows out,
 no request and no response. The HTTP around it is tested in test_oauth.py."""
 
 from urllib.parse import parse_qs, urlsplit
@@ -7,9 +7,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from sportslog_auth.context import ClientInfo
+from sportslog_auth.client import ClientInfo
 from sportslog_auth.errors import InvalidOrExpiredToken, OAuthProviderError, OAuthStateInvalid
-from sportslog_auth.oauth import exchange_codes, flow
+from sportslog_auth.oauth import flow
 from sportslog_auth.schemas import TokenResponse
 from sportslog_common.errors import ValidationFailed
 from sportslog_testing import FakeUser, pkce_pair
@@ -34,8 +34,8 @@ def settings(settings, oauth_fake):
 
 
 @pytest.fixture
-def ctx(app):
-    return app.state.ctx
+def auth(app):
+    return app.state.auth
 
 
 async def consent(started: flow.Started) -> flow.Callback:
@@ -50,9 +50,9 @@ async def consent(started: flow.Started) -> flow.Callback:
 
 
 class TestStart:
-    async def test_returns_the_authorization_url_and_adds_the_flow(self, ctx):
+    async def test_returns_the_authorization_url_and_adds_the_flow(self, auth):
         earlier: flow.Flows = {}
-        started = await flow.start(ctx, "google", earlier, None, None)
+        started = await auth.provider_sign_in.start("google", earlier, None, None)
         query = parse_qs(urlsplit(started.authorization_url).query)
         assert query["redirect_uri"] == [f"{APP}/auth/callback/google"]
         assert query["code_challenge_method"] == ["S256"]
@@ -61,9 +61,11 @@ class TestStart:
         assert entry["data"]["redirect_to"] is None
         assert earlier == {}  # the caller's flows are left as they were
 
-    async def test_keeps_redirect_to_and_the_apps_challenge_for_the_callback(self, ctx):
+    async def test_keeps_redirect_to_and_the_apps_challenge_for_the_callback(self, auth):
         _, challenge = pkce_pair()
-        started = await flow.start(ctx, "google", {}, "https://app.example/x", challenge)
+        started = await auth.provider_sign_in.start(
+            "google", {}, "https://app.example/x", challenge
+        )
         (entry,) = started.flows.values()
         assert entry["data"]["redirect_to"] == "https://app.example/x"
         assert entry["data"]["app_code_challenge"] == challenge
@@ -76,57 +78,67 @@ class TestStart:
         ],
     )
     async def test_refuses_a_foreign_redirect_or_a_missing_challenge(
-        self, ctx, redirect_to, challenge, field
+        self, auth, redirect_to, challenge, field
     ):
         with pytest.raises(ValidationFailed) as refused:
-            await flow.start(ctx, "google", {}, redirect_to, challenge)
+            await auth.provider_sign_in.start("google", {}, redirect_to, challenge)
         assert refused.value.details[0]["field"] == field
 
 
 class TestFinish:
-    async def test_signs_in_and_spends_the_flow(self, ctx, oauth_fake, new_email):
+    async def test_signs_in_and_spends_the_flow(self, auth, oauth_fake, new_email):
         oauth_fake["google"].next_user = FakeUser(email=new_email())
-        started = await flow.start(ctx, "google", {}, None, None)
+        started = await auth.provider_sign_in.start("google", {}, None, None)
         callback = await consent(started)
 
-        result = await flow.finish(ctx, "google", started.flows, callback, CLIENT)
+        result = await auth.provider_sign_in.finish("google", started.flows, callback, CLIENT)
         assert isinstance(result, flow.SignedIn)
         assert isinstance(result.tokens, TokenResponse)
         assert result.flows == {}
         with pytest.raises(OAuthStateInvalid):  # the same callback again
-            await flow.finish(ctx, "google", started.flows, callback, CLIENT)
+            await auth.provider_sign_in.finish("google", started.flows, callback, CLIENT)
 
     async def test_redirect_to_gets_a_code_the_apps_verifier_exchanges(
-        self, ctx, oauth_fake, new_email
+        self, auth, oauth_fake, new_email
     ):
         verifier, challenge = pkce_pair()
         oauth_fake["google"].next_user = FakeUser(email=new_email())
-        started = await flow.start(ctx, "google", {}, "https://app.example/in?a=1", challenge)
+        started = await auth.provider_sign_in.start(
+            "google", {}, "https://app.example/in?a=1", challenge
+        )
 
-        result = await flow.finish(ctx, "google", started.flows, await consent(started), CLIENT)
+        result = await auth.provider_sign_in.finish(
+            "google", started.flows, await consent(started), CLIENT
+        )
         assert isinstance(result, flow.SentBack)
         assert result.url.startswith("https://app.example/in?a=1&code=")
         code = parse_qs(urlsplit(result.url).query)["code"][0]
-        tokens = await exchange_codes.exchange(ctx, code, verifier, CLIENT)
+        tokens = await auth.code_exchange.exchange(code, verifier, CLIENT)
         assert isinstance(tokens, TokenResponse)
         with pytest.raises(InvalidOrExpiredToken):
-            await exchange_codes.exchange(ctx, code, verifier, CLIENT)
+            await auth.code_exchange.exchange(code, verifier, CLIENT)
 
-    async def test_a_provider_error_is_raised_or_sent_back_to_the_app(self, ctx, oauth_fake):
+    async def test_a_provider_error_is_raised_or_sent_back_to_the_app(self, auth, oauth_fake):
         oauth_fake["google"].deny_next = True
-        started = await flow.start(ctx, "google", {}, None, None)
+        started = await auth.provider_sign_in.start("google", {}, None, None)
         callback = await consent(started)
         assert callback.error == "access_denied"
         with pytest.raises(OAuthProviderError):
-            await flow.finish(ctx, "google", started.flows, callback, CLIENT)
+            await auth.provider_sign_in.finish("google", started.flows, callback, CLIENT)
 
         oauth_fake["google"].deny_next = True
-        started = await flow.start(ctx, "google", {}, "https://app.example/", pkce_pair()[1])
-        result = await flow.finish(ctx, "google", started.flows, await consent(started), CLIENT)
+        started = await auth.provider_sign_in.start(
+            "google", {}, "https://app.example/", pkce_pair()[1]
+        )
+        result = await auth.provider_sign_in.finish(
+            "google", started.flows, await consent(started), CLIENT
+        )
         assert isinstance(result, flow.SentBack)
         assert result.url == "https://app.example/?error=oauth_provider_error"
         assert result.flows == {}
 
-    async def test_a_state_from_no_flow_is_refused(self, ctx):
+    async def test_a_state_from_no_flow_is_refused(self, auth):
         with pytest.raises(OAuthStateInvalid):
-            await flow.finish(ctx, "google", {}, flow.Callback("forged", "code", None), CLIENT)
+            await auth.provider_sign_in.finish(
+                "google", {}, flow.Callback("forged", "code", None), CLIENT
+            )

@@ -1,4 +1,4 @@
-"""oauth/linking.py called as plain functions, on the real database."""
+"""oauth/linking.py called with plain values, on the real database."""
 
 import base64
 import os
@@ -9,6 +9,7 @@ import pytest
 from sportslog_auth.errors import ConnectionNotFound, EmailNotVerified, LastSignInMethod
 from sportslog_auth.oauth import linking
 from sportslog_auth.oauth.providers import Identity
+from sportslog_auth.queries.users import Account
 from sportslog_common.sealing import Sealer
 
 SEALER = Sealer(base64.b64encode(os.urandom(32)).decode(), context=b"sportslog.oauth-token.v1")
@@ -18,7 +19,7 @@ def identity(email: str | None, verified: bool = True) -> Identity:
     return Identity(secrets.token_hex(8), email, verified, "Ada")
 
 
-async def account_for(app, provider: str, who: Identity) -> linking.Account:
+async def account_for(app, provider: str, who: Identity) -> Account:
     async with app.state.pool.acquire() as conn, conn.transaction():
         return await linking.account_for(conn, SEALER, provider, who, {"access_token": "at"})
 
@@ -43,12 +44,12 @@ class TestAccountFor:
 
 class TestUnlink:
     async def test_keeps_the_last_way_to_sign_in(self, app, new_email):
-        ctx, email = app.state.ctx, new_email()
+        connections, email = app.state.auth.connections, new_email()
         account = await account_for(app, "google", identity(email))
         await account_for(app, "discord", identity(email))
 
-        await linking.unlink(ctx, account.id, "google")
+        await connections.unlink(account.id, "google")
         with pytest.raises(ConnectionNotFound):
-            await linking.unlink(ctx, account.id, "google")
+            await connections.unlink(account.id, "google")
         with pytest.raises(LastSignInMethod):
-            await linking.unlink(ctx, account.id, "discord")
+            await connections.unlink(account.id, "discord")

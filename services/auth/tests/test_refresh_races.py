@@ -63,7 +63,7 @@ async def assert_revoked(client, app, events, successor: dict) -> None:
 def overlap(monkeypatch):
     """The most refreshes inside auth at one moment: proof that a gather really raced."""
     seen = {"now": 0, "max": 0}
-    real = sessions.refresh
+    real = sessions.Sessions.refresh
 
     async def counting(*args, **kwargs):
         seen["now"] += 1
@@ -73,7 +73,7 @@ def overlap(monkeypatch):
         finally:
             seen["now"] -= 1
 
-    monkeypatch.setattr(sessions, "refresh", counting)
+    monkeypatch.setattr(sessions.Sessions, "refresh", counting)
     return seen
 
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from sportslog_auth.app import create_app
+from sportslog_auth.keys import load_signing_keys
 from sportslog_common.internal_auth import HEADER, InternalAuth
 from sportslog_testing.tokens import TokenMint
 
@@ -198,11 +199,12 @@ def _forge(header: dict, claims: dict, key: bytes | None) -> str:
     return f"{signing_input}.{b64(sig)}"
 
 
-async def test_forged_tokens_are_refused(client, account, app):
+async def test_forged_tokens_are_refused(client, account, settings):
     _, tokens = account
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
-    public_pem = app.state.ctx.issuer.keys.private_key.public_key().public_bytes(
+    private_key = load_signing_keys(settings.jwt_private_key_file, []).private_key
+    public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     other = TokenMint(issuer=claims["iss"], audience=claims["aud"])
@@ -215,7 +217,7 @@ async def test_forged_tokens_are_refused(client, account, app):
         ),
         "other audience": jwt.encode(
             {**claims, "aud": "another-api"},
-            app.state.ctx.issuer.keys.private_key,
+            private_key,
             algorithm="EdDSA",
             headers={"kid": kid},
         ),

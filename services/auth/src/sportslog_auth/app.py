@@ -7,9 +7,8 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from sportslog_auth.context import AuthContext
+from sportslog_auth.context import AuthState
 from sportslog_auth.keys import load_signing_keys
-from sportslog_auth.oauth.flow_cookie import FlowCookie
 from sportslog_auth.oauth.providers import configured_providers
 from sportslog_auth.passwords import Passwords
 from sportslog_auth.queries import pruning as pruning_sql
@@ -27,12 +26,9 @@ from sportslog_auth.routes import (
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.sms_budget import WINDOW as SMS_WINDOW
 from sportslog_auth.sms_budget import SmsBudget
-from sportslog_auth.throttle import HIT_RETENTION, Rules, Throttle
-from sportslog_auth.tokens import AccessTokenIssuer
-from sportslog_common.jwt import JwksVerifier
+from sportslog_auth.throttle import HIT_RETENTION
 from sportslog_common.logging import configure_logging
 from sportslog_common.pruning import PruneRule
-from sportslog_common.sealing import Sealer
 from sportslog_common.service import (
     broker,
     build_app,
@@ -69,7 +65,6 @@ def create_app(settings: AuthSettings) -> FastAPI:
     configure_logging("auth", settings.log_level, settings.log_format)
     keys = load_signing_keys(settings.jwt_private_key_file, settings.previous_public_key_files())
     providers = configured_providers(settings)
-    token_key = settings.oauth_token_encryption_key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,41 +87,8 @@ def create_app(settings: AuthSettings) -> FastAPI:
             await stack.enter_async_context(
                 periodic(SMS_BUDGET_REFRESH_SECONDS, partial(sms_budget.refresh, pool))
             )
-            hmac_secret = settings.token_hmac_secret.get_secret_value().encode()
             app.state.pool = pool
-            app.state.jwks = keys.jwks
-            app.state.ctx = AuthContext(
-                settings=settings,
-                pool=pool,
-                passwords=passwords,
-                issuer=AccessTokenIssuer(
-                    keys=keys,
-                    issuer=settings.jwt_issuer,
-                    audience=settings.jwt_audience,
-                    ttl_seconds=settings.access_token_ttl_seconds,
-                ),
-                sealer=Sealer(settings.event_seal_key.get_secret_value()),
-                verifier=JwksVerifier.for_keys(
-                    keys.jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-                ),
-                throttle=Throttle(hmac_secret),
-                sms_budget=sms_budget,
-                rules=Rules.from_limits(
-                    settings.login_max_failures_per_account,
-                    settings.login_max_failures_per_ip,
-                    settings.otp_max_failures_per_day,
-                ),
-                otp_secret=hmac_secret,
-                providers=providers,
-                flow_cookie=FlowCookie(
-                    hmac_secret, secure=settings.app_base_url.startswith("https://")
-                ),
-                provider_token_sealer=(
-                    Sealer(token_key.get_secret_value(), context=b"sportslog.oauth-token.v1")
-                    if token_key is not None
-                    else None
-                ),
-            )
+            app.state.auth = AuthState.build(settings, pool, keys, providers, passwords, sms_budget)
             app.state.ready_checks = ready_checks(pool, connection)
             yield
 

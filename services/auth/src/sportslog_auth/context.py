@@ -1,51 +1,121 @@
-"""What the auth use cases need, built once in the lifespan (STYLE.md §2.5)."""
+"""The auth service's state: its use cases, each built once in the lifespan with only the
+parts it uses (STYLE.md §2.5), and read by the routes through deps.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from sportslog_auth.credentials import Credentials
+from sportslog_auth.keys import SigningKeys
+from sportslog_auth.login import Login
+from sportslog_auth.oauth.exchange_codes import CodeExchange
+from sportslog_auth.oauth.flow import ProviderSignIn
 from sportslog_auth.oauth.flow_cookie import FlowCookie
+from sportslog_auth.oauth.linking import ProviderConnections
 from sportslog_auth.oauth.providers import Provider
+from sportslog_auth.otp import OneTimeCodes
 from sportslog_auth.passwords import Passwords
+from sportslog_auth.profile import Profiles
+from sportslog_auth.registration import Registration
+from sportslog_auth.sessions import Sessions
 from sportslog_auth.settings import AuthSettings
 from sportslog_auth.sms_budget import SmsBudget
-from sportslog_auth.throttle import Rule, Rules, Throttle
+from sportslog_auth.throttle import Rules, Throttle
 from sportslog_auth.tokens import AccessTokenIssuer
 from sportslog_common.db import Pool
 from sportslog_common.jwt import JwksVerifier
 from sportslog_common.sealing import Sealer
 
-PRODUCER = "auth"
-
 
 @dataclass(frozen=True)
-class AuthContext:
-    settings: AuthSettings
-    pool: Pool
-    passwords: Passwords
-    issuer: AccessTokenIssuer
-    sealer: Sealer
-    verifier: JwksVerifier  # auth's own tokens, against its own key set
-    throttle: Throttle
-    sms_budget: SmsBudget
-    rules: Rules
-    otp_secret: bytes  # TOKEN_HMAC_SECRET: codes are stored as HMAC-SHA256 under it
-    providers: dict[str, Provider]  # sign-in providers by path name
+class AuthState:
+    sessions: Sessions
+    login: Login
+    registration: Registration
+    credentials: Credentials
+    codes: OneTimeCodes
+    profiles: Profiles
+    provider_sign_in: ProviderSignIn
+    code_exchange: CodeExchange
+    connections: ProviderConnections
     flow_cookie: FlowCookie
-    provider_token_sealer: Sealer | None  # OAUTH_TOKEN_ENCRYPTION_KEY, when a provider is set
+    passwords: Passwords  # the argon2 pool login, registration and credentials share
+    jwks: dict[str, Any]  # the public keys, served at /.well-known/jwks.json
 
-
-@dataclass(frozen=True)
-class ClientInfo:
-    user_agent: str | None
-    ip: str | None
-
-    def per_ip(self, rule: Rule) -> list[tuple[Rule, str]]:
-        return [(rule, self.ip)] if self.ip else []
-
-    def fingerprint(self) -> str:
-        """Same user agent and IP, same fingerprint: what "the same client" means for a
-        refresh race (DESIGN.md §9). A missing value differs from an empty one."""
-        return hashlib.sha256(json.dumps([self.user_agent, self.ip]).encode()).hexdigest()
+    @classmethod
+    def build(
+        cls,
+        settings: AuthSettings,
+        pool: Pool,
+        keys: SigningKeys,
+        providers: dict[str, Provider],
+        passwords: Passwords,
+        sms_budget: SmsBudget,
+    ) -> AuthState:
+        hmac_secret = settings.token_hmac_secret.get_secret_value().encode()
+        issuer, audience = settings.jwt_issuer, settings.jwt_audience
+        sessions = Sessions(
+            pool,
+            AccessTokenIssuer(
+                keys=keys,
+                issuer=issuer,
+                audience=audience,
+                ttl_seconds=settings.access_token_ttl_seconds,
+            ),
+            JwksVerifier.for_keys(keys.jwks, issuer=issuer, audience=audience),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+            reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+        )
+        rules = Rules.from_limits(
+            settings.login_max_failures_per_account,
+            settings.login_max_failures_per_ip,
+            settings.otp_max_failures_per_day,
+        )
+        throttle = Throttle(hmac_secret, rules)
+        sealer = Sealer(settings.event_seal_key.get_secret_value())
+        token_key = settings.oauth_token_encryption_key
+        credentials = Credentials(
+            pool,
+            passwords,
+            throttle,
+            sealer,
+            sessions,
+            reset_ttl=timedelta(seconds=settings.reset_token_ttl_seconds),
+        )
+        codes = OneTimeCodes(pool, throttle, sms_budget, sealer, sessions, code_secret=hmac_secret)
+        return cls(
+            sessions=sessions,
+            login=Login(pool, passwords, throttle, sessions),
+            registration=Registration(
+                pool,
+                passwords,
+                throttle,
+                sealer,
+                sessions,
+                link_ttl=timedelta(seconds=settings.verify_token_ttl_seconds),
+            ),
+            credentials=credentials,
+            codes=codes,
+            profiles=Profiles(pool, throttle, credentials, codes),
+            provider_sign_in=ProviderSignIn(
+                pool,
+                providers,
+                sessions,
+                (
+                    Sealer(token_key.get_secret_value(), context=b"sportslog.oauth-token.v1")
+                    if token_key is not None
+                    else None
+                ),
+                app_base_url=settings.app_base_url,
+                redirect_origins=settings.redirect_origins(),
+            ),
+            code_exchange=CodeExchange(pool, sessions),
+            connections=ProviderConnections(pool),
+            flow_cookie=FlowCookie(
+                hmac_secret, secure=settings.app_base_url.startswith("https://")
+            ),
+            passwords=passwords,
+            jwks=keys.jwks,
+        )

@@ -13,7 +13,7 @@ import phonenumbers
 
 from sportslog_auth.errors import SmsUnavailable
 from sportslog_auth.metrics import SMS_BUDGET_USED, SMS_SENT
-from sportslog_auth.queries import sms as sms_sql
+from sportslog_auth.queries import sms_sends as sms_sql
 from sportslog_common.db import Connection, Pool
 
 WINDOW = timedelta(hours=24)
@@ -48,14 +48,14 @@ class SmsBudget:
         sends leave the window even when this replica sends none."""
         async with pool.acquire() as conn:
             window = await sms_sql.sent_in_window(conn)
-        self._report(window["sent"])
+        self._report(window.sent)
 
     async def _check(self, conn: Connection, fallback: str | None) -> int:
         window = await sms_sql.sent_in_window(conn)
-        sent: int = window["sent"]
+        sent = window.sent
         self._report(sent)
         if sent >= self.daily:
-            frees_up = (window["oldest"] or datetime.now(UTC)) + WINDOW
+            frees_up = (window.oldest or datetime.now(UTC)) + WINDOW
             retry_after = int((frees_up - datetime.now(UTC)).total_seconds()) + 1
             raise SmsUnavailable(retry_after, fallback=fallback)
         return sent

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 
-from sportslog_auth.queries import throttle as throttle_sql
+from sportslog_auth.queries import throttle_hits as throttle_sql
 from sportslog_common.db import Connection
 from sportslog_common.errors import RateLimited
 
@@ -39,10 +39,11 @@ Attempt = tuple[Rule, str]
 
 
 class Throttle:
-    """Every method runs inside the caller's transaction."""
+    """Counts attempts against `rules`. Every method runs inside the caller's transaction."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, rules: Rules) -> None:
         self._secret = secret
+        self.rules = rules
 
     def _key(self, rule: Rule, value: str) -> str:
         return hmac.new(self._secret, f"{rule.name}:{value}".encode(), hashlib.sha256).hexdigest()

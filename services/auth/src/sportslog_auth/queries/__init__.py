@@ -1,1 +1,2 @@
-"""All SQL of the auth service, one module per table group, one function per statement."""
+"""All SQL of the auth service: one module per table (a table and its 1:1 or owned rows),
+one function per statement, typed rows (rows.py) out."""

@@ -1,17 +1,37 @@
-"""The /me view of a user and its profile."""
+"""Profiles (one per user) and the /me view of a user with its profile."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
-import asyncpg
-
+from sportslog_auth.queries.rows import one
 from sportslog_common.db import Connection as Conn
 
 
-async def get_me(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+@dataclass(frozen=True)
+class Me:
+    id: uuid.UUID
+    email: str
+    created_at: datetime
+    has_password: bool
+    email_verified: bool
+    providers: list[str]
+    display_name: str | None
+    preferred_units: Literal["metric", "imperial"]
+    phone_number: str | None
+    phone_verified: bool
+    preferences: dict[str, Any]
+
+
+async def insert_profile(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("INSERT INTO profiles (user_id) VALUES ($1)", user_id)
+
+
+async def get_me(conn: Conn, user_id: uuid.UUID) -> Me | None:
+    row = await conn.fetchrow(
         """
         SELECT u.id, u.email, u.created_at,
                c.user_id IS NOT NULL AS has_password,
@@ -29,6 +49,7 @@ async def get_me(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
         """,
         user_id,
     )
+    return one(Me, row)
 
 
 async def lock_phone_number(conn: Conn, user_id: uuid.UUID) -> str | None:
@@ -76,9 +97,35 @@ async def set_preferences(conn: Conn, user_id: uuid.UUID, preferences: dict[str,
     )
 
 
-async def delete_user(conn: Conn, user_id: uuid.UUID) -> str | None:
-    """Hard delete; profiles, credentials, sessions and codes go with it (ON DELETE CASCADE)."""
-    email: str | None = await conn.fetchval(
-        "DELETE FROM users WHERE id = $1 RETURNING email", user_id
+async def find_user_for_verified_phone(conn: Conn, phone: str) -> uuid.UUID | None:
+    user_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT user_id FROM profiles WHERE phone_number = $1 AND phone_verified",
+        phone,
     )
-    return email
+    return user_id
+
+
+async def get_phone_number(conn: Conn, user_id: uuid.UUID) -> str | None:
+    number: str | None = await conn.fetchval(
+        "SELECT phone_number FROM profiles WHERE user_id = $1", user_id
+    )
+    return number
+
+
+async def mark_phone_verified(conn: Conn, user_id: uuid.UUID, phone: str) -> bool:
+    """Verified for this user, and no longer for anyone else: a number has one owner."""
+    result = await conn.execute(
+        "UPDATE profiles SET phone_verified = true, updated_at = now() "
+        "WHERE user_id = $1 AND phone_number = $2",
+        user_id,
+        phone,
+    )
+    if not result.endswith(" 1"):
+        return False
+    await conn.execute(
+        "UPDATE profiles SET phone_verified = false, updated_at = now() "
+        "WHERE phone_number = $2 AND user_id <> $1 AND phone_verified",
+        user_id,
+        phone,
+    )
+    return True

@@ -1,13 +1,56 @@
-"""Sessions and their refresh tokens."""
+"""Sessions and their refresh tokens (a refresh token lives and dies with its session)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import asyncpg
-
+from sportslog_auth.queries.rows import many, one
 from sportslog_common.db import Connection as Conn
+
+
+@dataclass(frozen=True)
+class PresentedToken:
+    """A refresh token as presented, with its session and user."""
+
+    rotated_at: datetime | None
+    rotated_ago: timedelta | None  # by the database's clock
+    rotated_by: str | None  # the fingerprint of the client that rotated it
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+    revoked_at: datetime | None
+    email: str
+    token_version: int
+
+
+@dataclass(frozen=True)
+class SessionState:
+    revoked_at: datetime | None
+    expires_at: datetime
+    token_version: int  # the user's
+
+
+@dataclass(frozen=True)
+class Revoked:
+    id: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    ip: str | None
+
+
+@dataclass(frozen=True)
+class TokenState:
+    token_version: int
+    revoked: list[uuid.UUID]  # sessions revoked and not yet expired
 
 
 async def insert_session(
@@ -39,10 +82,10 @@ async def insert_refresh_token(conn: Conn, session_id: uuid.UUID, token_hash: st
     )
 
 
-async def lock_refresh_token(conn: Conn, token_hash: str) -> asyncpg.Record | None:
+async def lock_refresh_token(conn: Conn, token_hash: str) -> PresentedToken | None:
     """The token, its session and user, locked so two refreshes with it serialise; with how
     long ago (by the database's clock) and by which client it was rotated."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT r.rotated_at, clock_timestamp() - r.rotated_at AS rotated_ago, r.rotated_by,
                s.id AS session_id, s.user_id, s.expires_at, s.revoked_at,
@@ -55,6 +98,7 @@ async def lock_refresh_token(conn: Conn, token_hash: str) -> asyncpg.Record | No
         """,
         token_hash,
     )
+    return one(PresentedToken, row)
 
 
 async def mark_rotated(conn: Conn, token_hash: str, rotated_by: str) -> None:
@@ -72,8 +116,8 @@ async def touch_session(conn: Conn, session_id: uuid.UUID) -> None:
 
 async def get_session_state(
     conn: Conn, session_id: uuid.UUID, user_id: uuid.UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+) -> SessionState | None:
+    row = await conn.fetchrow(
         """
         SELECT s.revoked_at, s.expires_at, u.token_version
         FROM sessions s JOIN users u ON u.id = s.user_id
@@ -82,6 +126,7 @@ async def get_session_state(
         session_id,
         user_id,
     )
+    return one(SessionState, row)
 
 
 async def revoke_session(
@@ -103,8 +148,8 @@ async def revoke_session(
 
 async def revoke_sessions_of_user(
     conn: Conn, user_id: uuid.UUID, reason: str, *, except_id: uuid.UUID | None = None
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+) -> list[Revoked]:
+    rows = await conn.fetch(
         """
         UPDATE sessions SET revoked_at = now(), revoked_reason = $2
         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
@@ -115,11 +160,11 @@ async def revoke_sessions_of_user(
         reason,
         except_id,
     )
-    return rows
+    return many(Revoked, rows)
 
 
-async def list_active_sessions(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+async def list_active_sessions(conn: Conn, user_id: uuid.UUID) -> list[ActiveSession]:
+    rows = await conn.fetch(
         """
         SELECT id, created_at, last_used_at, user_agent, ip
         FROM sessions
@@ -128,12 +173,12 @@ async def list_active_sessions(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.R
         """,
         user_id,
     )
-    return rows
+    return many(ActiveSession, rows)
 
 
-async def get_token_state(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_token_state(conn: Conn, user_id: uuid.UUID) -> TokenState | None:
     """What the gateway caches: the user's token_version and revoked, unexpired sessions."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT u.token_version,
                COALESCE(array_agg(s.id) FILTER (WHERE s.id IS NOT NULL), '{}') AS revoked
@@ -145,3 +190,4 @@ async def get_token_state(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | No
         """,
         user_id,
     )
+    return one(TokenState, row)

@@ -1,13 +1,44 @@
-"""Users, profiles and local credentials."""
+"""Users and their local credentials (one row each: local_credentials is the password half
+of users)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from sportslog_auth.queries.rows import one
 from sportslog_common.db import Connection as Conn
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a session is started for: the `sub`, `email` and `ver` of its tokens."""
+
+    id: uuid.UUID
+    email: str
+    token_version: int
+
+
+@dataclass(frozen=True)
+class Login:
+    """A user with a password, for sign-in."""
+
+    id: uuid.UUID
+    email: str
+    token_version: int
+    password_hash: str
+    email_verified: bool
+
+    @property
+    def account(self) -> Account:
+        return Account(self.id, self.email, self.token_version)
+
+
+@dataclass(frozen=True)
+class SignInMethods:
+    has_password: bool
+    providers: list[str]
 
 
 async def find_user_id_by_email(conn: Conn, email: str) -> uuid.UUID | None:
@@ -23,10 +54,6 @@ async def insert_user(conn: Conn, email: str) -> uuid.UUID | None:
     return user_id
 
 
-async def insert_profile(conn: Conn, user_id: uuid.UUID) -> None:
-    await conn.execute("INSERT INTO profiles (user_id) VALUES ($1)", user_id)
-
-
 async def lock_verified_state(conn: Conn, user_id: uuid.UUID) -> bool:
     """Whether the address is proven, with the user row locked: concurrent registrations of
     one address take their turns."""
@@ -36,9 +63,7 @@ async def lock_verified_state(conn: Conn, user_id: uuid.UUID) -> bool:
     return verified
 
 
-async def activate(
-    conn: Conn, user_id: uuid.UUID, password_hash: str | None
-) -> asyncpg.Record | None:
+async def activate(conn: Conn, user_id: uuid.UUID, password_hash: str | None) -> Account | None:
     """A verification link was used: the address is proven and the attempt's password (if
     it set one) becomes the account's. The user, or None if it is gone."""
     if password_hash is not None:
@@ -53,17 +78,18 @@ async def activate(
             user_id,
             password_hash,
         )
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         UPDATE users SET email_verified_at = COALESCE(email_verified_at, now())
         WHERE id = $1 RETURNING id, email, token_version
         """,
         user_id,
     )
+    return one(Account, row)
 
 
-async def get_login(conn: Conn, email: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def get_login(conn: Conn, email: str) -> Login | None:
+    row = await conn.fetchrow(
         """
         SELECT u.id, u.email, u.token_version, c.password_hash, c.email_verified
         FROM users u JOIN local_credentials c ON c.user_id = u.id
@@ -71,6 +97,7 @@ async def get_login(conn: Conn, email: str) -> asyncpg.Record | None:
         """,
         email,
     )
+    return one(Login, row)
 
 
 async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
@@ -81,15 +108,13 @@ async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: st
     )
 
 
-async def find_local_account(conn: Conn, email: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """
-        SELECT u.id, u.email, c.email_verified
-        FROM users u JOIN local_credentials c ON c.user_id = u.id
-        WHERE u.email = $1
-        """,
+async def find_local_account_id(conn: Conn, email: str) -> uuid.UUID | None:
+    """The user with this email and a password, or None."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT u.id FROM users u JOIN local_credentials c ON c.user_id = u.id WHERE u.email = $1",
         email,
     )
+    return user_id
 
 
 async def set_reset_token(
@@ -107,9 +132,9 @@ async def set_reset_token(
     )
 
 
-async def consume_reset_token(conn: Conn, reset_token_hash: str) -> asyncpg.Record | None:
+async def consume_reset_token(conn: Conn, reset_token_hash: str) -> Account | None:
     """Burn a live reset token; the user it belongs to, or None."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         WITH used AS (
             UPDATE local_credentials
@@ -117,10 +142,11 @@ async def consume_reset_token(conn: Conn, reset_token_hash: str) -> asyncpg.Reco
             WHERE reset_token_hash = $1 AND reset_expires > now()
             RETURNING user_id
         )
-        SELECT u.id, u.email FROM users u JOIN used ON used.user_id = u.id
+        SELECT u.id, u.email, u.token_version FROM users u JOIN used ON used.user_id = u.id
         """,
         reset_token_hash,
     )
+    return one(Account, row)
 
 
 async def set_password(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
@@ -161,3 +187,56 @@ async def mark_email_verified(conn: Conn, user_id: uuid.UUID) -> None:
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()) WHERE id = $1",
         user_id,
     )
+
+
+async def get_account(conn: Conn, user_id: uuid.UUID) -> Account | None:
+    row = await conn.fetchrow("SELECT id, email, token_version FROM users WHERE id = $1", user_id)
+    return one(Account, row)
+
+
+async def lock_account_by_email(conn: Conn, email: str) -> Account | None:
+    row = await conn.fetchrow(
+        "SELECT id, email, token_version FROM users WHERE email = $1 FOR UPDATE", email
+    )
+    return one(Account, row)
+
+
+async def insert_provider_user(conn: Conn, email: str, display_name: str | None) -> Account | None:
+    """A new account (and its profile) whose email a sign-in provider verified; None if the
+    email was taken meanwhile."""
+    row = await conn.fetchrow(
+        """
+        WITH u AS (
+            INSERT INTO users (email, email_verified_at) VALUES ($1, now())
+            ON CONFLICT (email) DO NOTHING
+            RETURNING id, email, token_version
+        ), p AS (
+            INSERT INTO profiles (user_id, display_name) SELECT id, $2 FROM u
+        )
+        SELECT id, email, token_version FROM u
+        """,
+        email,
+        display_name,
+    )
+    return one(Account, row)
+
+
+async def lock_sign_in_methods(conn: Conn, user_id: uuid.UUID) -> SignInMethods | None:
+    """Lock the user, then list what they can sign in with."""
+    row = await conn.fetchrow(
+        """
+        SELECT EXISTS (SELECT 1 FROM local_credentials c WHERE c.user_id = u.id) AS has_password,
+               ARRAY(SELECT provider FROM oauth_connections o WHERE o.user_id = u.id) AS providers
+        FROM users u WHERE u.id = $1 FOR UPDATE
+        """,
+        user_id,
+    )
+    return one(SignInMethods, row)
+
+
+async def delete_user(conn: Conn, user_id: uuid.UUID) -> str | None:
+    """Hard delete; profiles, credentials, sessions and codes go with it (ON DELETE CASCADE)."""
+    email: str | None = await conn.fetchval(
+        "DELETE FROM users WHERE id = $1 RETURNING email", user_id
+    )
+    return email

@@ -9,8 +9,7 @@ import uuid
 
 from fastapi import APIRouter, Depends
 
-from sportslog_auth import sessions
-from sportslog_auth.deps import Ctx, require_internal_call
+from sportslog_auth.deps import SessionsDep, require_internal_call
 from sportslog_auth.errors import UserNotFound
 from sportslog_auth.schemas import TokenState
 
@@ -23,6 +22,6 @@ router = APIRouter(
 
 
 @router.get("/users/{user_id}/token-state", responses=UserNotFound.openapi())
-async def token_state(user_id: uuid.UUID, ctx: Ctx) -> TokenState:
+async def token_state(user_id: uuid.UUID, sessions: SessionsDep) -> TokenState:
     """The gateway fills its revocation cache from this on a miss."""
-    return await sessions.token_state(ctx, user_id)
+    return await sessions.token_state(user_id)

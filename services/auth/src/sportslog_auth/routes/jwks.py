@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
+
+from sportslog_auth.deps import Jwks
 
 router = APIRouter(tags=["keys"])
 
 
 @router.get("/.well-known/jwks.json")
-async def jwks(request: Request, response: Response) -> dict[str, Any]:
+async def jwks(keys: Jwks, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    keys: dict[str, Any] = request.app.state.jwks
     return keys

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sportslog_auth import login as login_flow
-from sportslog_auth.deps import Client, Ctx
+from sportslog_auth.deps import Client, LoginDep
 from sportslog_auth.errors import EmailNotVerified, InvalidCredentials
 from sportslog_auth.schemas import LoginRequest, TokenResponse
 from sportslog_common.errors import Busy, RateLimited
@@ -20,5 +19,5 @@ router = APIRouter(prefix="/auth", tags=["login"])
         **Busy.openapi(),
     },
 )
-async def login(body: LoginRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await login_flow.login(ctx, body.email, body.password, client)
+async def login(body: LoginRequest, login: LoginDep, client: Client) -> TokenResponse:
+    return await login.sign_in(body.email, body.password, client)

@@ -5,7 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.deps import (
+    Client,
+    ConnectionsDep,
+    ExchangeDep,
+    FlowCookieDep,
+    SignInDep,
+    User,
+)
 from sportslog_auth.errors import (
     ConnectionNotFound,
     EmailNotVerified,
@@ -16,7 +23,7 @@ from sportslog_auth.errors import (
     OAuthStateInvalid,
     ProviderNotFound,
 )
-from sportslog_auth.oauth import exchange_codes, flow, linking
+from sportslog_auth.oauth import flow
 from sportslog_auth.schemas import CodeChallenge, OAuthExchangeRequest, TokenResponse
 from sportslog_common.errors import InvalidToken, ValidationFailed
 
@@ -41,7 +48,8 @@ ProviderName = Annotated[
 async def begin(
     request: Request,
     provider: ProviderName,
-    ctx: Ctx,
+    sign_in: SignInDep,
+    flow_cookie: FlowCookieDep,
     redirect_to: Annotated[
         str | None,
         Query(
@@ -59,10 +67,10 @@ async def begin(
         ),
     ] = None,
 ) -> Response:
-    flows = ctx.flow_cookie.load(request)
-    started = await flow.start(ctx, provider, flows, redirect_to, code_challenge)
+    flows = flow_cookie.load(request)
+    started = await sign_in.start(provider, flows, redirect_to, code_challenge)
     response = RedirectResponse(started.authorization_url, status_code=302)
-    ctx.flow_cookie.store(response, started.flows)
+    flow_cookie.store(response, started.flows)
     return response
 
 
@@ -78,25 +86,33 @@ async def begin(
         **OAuthProviderUnavailable.openapi(),
     },
 )
-async def callback(request: Request, provider: ProviderName, ctx: Ctx, client: Client) -> Response:
+async def callback(
+    request: Request,
+    provider: ProviderName,
+    sign_in: SignInDep,
+    flow_cookie: FlowCookieDep,
+    client: Client,
+) -> Response:
     query = request.query_params
     answer = flow.Callback(
         state=query.get("state", ""), code=query.get("code"), error=query.get("error")
     )
-    flows = ctx.flow_cookie.load(request)
-    result = await flow.finish(ctx, provider, flows, answer, client)
+    flows = flow_cookie.load(request)
+    result = await sign_in.finish(provider, flows, answer, client)
     response: Response
     if isinstance(result, flow.SentBack):
         response = RedirectResponse(result.url, status_code=302)
     else:
         response = JSONResponse(result.tokens.model_dump(), headers={"Cache-Control": "no-store"})
-    ctx.flow_cookie.store(response, result.flows)
+    flow_cookie.store(response, result.flows)
     return response
 
 
 @router.post("/auth/oauth/exchange", responses=InvalidOrExpiredToken.openapi())
-async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await exchange_codes.exchange(ctx, body.code, body.code_verifier, client)
+async def exchange(
+    body: OAuthExchangeRequest, code_exchange: ExchangeDep, client: Client
+) -> TokenResponse:
+    return await code_exchange.exchange(body.code, body.code_verifier, client)
 
 
 @router.delete(
@@ -108,5 +124,5 @@ async def exchange(body: OAuthExchangeRequest, ctx: Ctx, client: Client) -> Toke
         **LastSignInMethod.openapi(),
     },
 )
-async def unlink(provider: ProviderName, ctx: Ctx, user: User) -> None:
-    await linking.unlink(ctx, user.id, provider)
+async def unlink(provider: ProviderName, connections: ConnectionsDep, user: User) -> None:
+    await connections.unlink(user.id, provider)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from sportslog_auth import otp, profile
-from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.deps import Client, CodesDep, ProfilesDep, User
 from sportslog_auth.errors import InvalidCode, NoPhoneNumber, SmsUnavailable
 from sportslog_auth.schemas import (
     MeResponse,
@@ -22,14 +21,14 @@ PHONE_CODE_SENT = "A code is on its way to your phone."
 
 
 @router.post("/auth/otp/request", responses={**RateLimited.openapi(), **SmsUnavailable.openapi()})
-async def request_code(body: OtpRequest, ctx: Ctx) -> MessageResponse:
-    await otp.request_login_code(ctx, body.identifier, body.channel)
+async def request_code(body: OtpRequest, codes: CodesDep) -> MessageResponse:
+    await codes.request_login_code(body.identifier, body.channel)
     return MessageResponse(message=CODE_SENT)
 
 
 @router.post("/auth/otp/verify", responses={**InvalidCode.openapi(), **RateLimited.openapi()})
-async def verify_code(body: OtpVerify, ctx: Ctx, client: Client) -> TokenResponse:
-    return await otp.verify_login_code(ctx, body.identifier, body.code, client)
+async def verify_code(body: OtpVerify, codes: CodesDep, client: Client) -> TokenResponse:
+    return await codes.verify_login_code(body.identifier, body.code, client)
 
 
 @router.post(
@@ -42,8 +41,8 @@ async def verify_code(body: OtpVerify, ctx: Ctx, client: Client) -> TokenRespons
         **InvalidToken.openapi(),
     },
 )
-async def request_phone_code(ctx: Ctx, user: User) -> MessageResponse:
-    await otp.request_phone_code(ctx, user)
+async def request_phone_code(codes: CodesDep, user: User) -> MessageResponse:
+    await codes.request_phone_code(user)
     return MessageResponse(message=PHONE_CODE_SENT)
 
 
@@ -51,6 +50,8 @@ async def request_phone_code(ctx: Ctx, user: User) -> MessageResponse:
     "/me/phone/verify",
     responses={**InvalidCode.openapi(), **RateLimited.openapi(), **InvalidToken.openapi()},
 )
-async def verify_phone(body: PhoneCode, ctx: Ctx, user: User) -> MeResponse:
-    await otp.verify_phone_code(ctx, user, body.code)
-    return await profile.get_me(ctx, user)
+async def verify_phone(
+    body: PhoneCode, codes: CodesDep, profiles: ProfilesDep, user: User
+) -> MeResponse:
+    await codes.verify_phone_code(user, body.code)
+    return await profiles.get_me(user)

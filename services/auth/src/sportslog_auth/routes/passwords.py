@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sportslog_auth import credentials
-from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.deps import Client, CredentialsDep, User
 from sportslog_auth.errors import InvalidCredentials, InvalidOrExpiredToken
 from sportslog_auth.schemas import (
     ChangePasswordRequest,
@@ -21,8 +20,8 @@ RESET_DONE = "Your password was changed. Sign in with the new one."
 
 
 @router.post("/auth/forgot-password", responses=RateLimited.openapi())
-async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
-    await credentials.forgot_password(ctx, body.email)
+async def forgot_password(body: EmailRequest, credentials: CredentialsDep) -> MessageResponse:
+    await credentials.forgot_password(body.email)
     return MessageResponse(message=RESET_SENT)
 
 
@@ -30,8 +29,10 @@ async def forgot_password(body: EmailRequest, ctx: Ctx) -> MessageResponse:
     "/auth/reset-password",
     responses={**InvalidOrExpiredToken.openapi(), **RateLimited.openapi(), **Busy.openapi()},
 )
-async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -> MessageResponse:
-    await credentials.reset_password(ctx, body.token, body.new_password, client)
+async def reset_password(
+    body: ResetPasswordRequest, credentials: CredentialsDep, client: Client
+) -> MessageResponse:
+    await credentials.reset_password(body.token, body.new_password, client)
     return MessageResponse(message=RESET_DONE)
 
 
@@ -45,8 +46,6 @@ async def reset_password(body: ResetPasswordRequest, ctx: Ctx, client: Client) -
     },
 )
 async def change_password(
-    body: ChangePasswordRequest, ctx: Ctx, user: User, client: Client
+    body: ChangePasswordRequest, credentials: CredentialsDep, user: User, client: Client
 ) -> TokenResponse:
-    return await credentials.change_password(
-        ctx, user, body.current_password, body.new_password, client
-    )
+    return await credentials.change_password(user, body.current_password, body.new_password, client)

@@ -4,8 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from sportslog_auth import profile
-from sportslog_auth.deps import Ctx, User
+from sportslog_auth.deps import ProfilesDep, User
 from sportslog_auth.errors import InvalidCode, InvalidCredentials, ReauthenticationRequired
 from sportslog_auth.schemas import DeleteAccountRequest, MeResponse, ProfileUpdate
 from sportslog_common.errors import Busy, InvalidToken, RateLimited, ValidationFailed
@@ -15,20 +14,20 @@ router = APIRouter(prefix="/me", tags=["profile"], responses=InvalidToken.openap
 
 
 @router.get("")
-async def me(ctx: Ctx, user: User) -> MeResponse:
-    return await profile.get_me(ctx, user)
+async def me(profiles: ProfilesDep, user: User) -> MeResponse:
+    return await profiles.get_me(user)
 
 
 @router.put("/profile", responses={**ValidationFailed.openapi(), **RateLimited.openapi()})
-async def update_profile(body: ProfileUpdate, ctx: Ctx, user: User) -> MeResponse:
-    return await profile.update_profile(ctx, user, body)
+async def update_profile(body: ProfileUpdate, profiles: ProfilesDep, user: User) -> MeResponse:
+    return await profiles.update_profile(user, body)
 
 
 @router.put("/preferences", openapi_extra=MERGE_PATCH_OPENAPI, responses=ValidationFailed.openapi())
-async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str, Any]:
+async def patch_preferences(request: Request, profiles: ProfilesDep, user: User) -> dict[str, Any]:
     # Read by hand: both application/json and application/merge-patch+json are accepted.
     patch = parse_patch(await request.body(), "Preferences patch")
-    return await profile.patch_preferences(ctx, user, patch)
+    return await profiles.patch_preferences(user, patch)
 
 
 @router.delete(
@@ -42,5 +41,5 @@ async def patch_preferences(request: Request, ctx: Ctx, user: User) -> dict[str,
         **Busy.openapi(),
     },
 )
-async def delete_account(body: DeleteAccountRequest, ctx: Ctx, user: User) -> None:
-    await profile.delete_account(ctx, user, body.password, body.code)
+async def delete_account(body: DeleteAccountRequest, profiles: ProfilesDep, user: User) -> None:
+    await profiles.delete_account(user, body.password, body.code)

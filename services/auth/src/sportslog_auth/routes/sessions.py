@@ -4,8 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from sportslog_auth import sessions
-from sportslog_auth.deps import Client, Ctx, User
+from sportslog_auth.deps import Client, SessionsDep, User
 from sportslog_auth.errors import SessionNotFound
 from sportslog_auth.schemas import RefreshRequest, SessionsResponse, TokenResponse
 from sportslog_common.errors import InvalidToken
@@ -14,23 +13,23 @@ router = APIRouter(prefix="/auth", tags=["sessions"], responses=InvalidToken.ope
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshRequest, ctx: Ctx, client: Client) -> TokenResponse:
-    return await sessions.refresh(ctx, body.refresh_token, client)
+async def refresh(body: RefreshRequest, sessions: SessionsDep, client: Client) -> TokenResponse:
+    return await sessions.refresh(body.refresh_token, client)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(ctx: Ctx, user: User) -> None:
-    await sessions.logout(ctx, user)
+async def logout(sessions: SessionsDep, user: User) -> None:
+    await sessions.logout(user)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_all(ctx: Ctx, user: User) -> None:
-    await sessions.logout_others(ctx, user)
+async def logout_all(sessions: SessionsDep, user: User) -> None:
+    await sessions.logout_others(user)
 
 
 @router.get("/sessions")
-async def list_sessions(ctx: Ctx, user: User) -> SessionsResponse:
-    return await sessions.list_sessions(ctx, user)
+async def list_sessions(sessions: SessionsDep, user: User) -> SessionsResponse:
+    return await sessions.list(user)
 
 
 @router.delete(
@@ -38,5 +37,5 @@ async def list_sessions(ctx: Ctx, user: User) -> SessionsResponse:
     status_code=status.HTTP_204_NO_CONTENT,
     responses=SessionNotFound.openapi(),
 )
-async def delete_session(session_id: uuid.UUID, ctx: Ctx, user: User) -> None:
-    await sessions.delete_session(ctx, user, session_id)
+async def delete_session(session_id: uuid.UUID, sessions: SessionsDep, user: User) -> None:
+    await sessions.delete(user, session_id)

@@ -4,15 +4,31 @@ hash (NULL: a link that sets none) and its own verification token."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from sportslog_auth.queries.rows import many, one
 from sportslog_common.db import Connection as Conn
 
 # The attempts kept per address: older ones die, so registering in a loop stores nothing
 # more (the gateway's tight limit bounds the loop itself).
 MAX_PENDING_PER_USER = 5
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    sets_password: bool
+    live: bool  # not expired
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A spent link: whose it was, and the password it sets (None: it sets none)."""
+
+    user_id: uuid.UUID
+    password_hash: str | None
 
 
 async def insert_pending(
@@ -46,11 +62,11 @@ async def insert_pending(
     )
 
 
-async def latest_password(conn: Conn, email: str) -> asyncpg.Record | None:
-    """The newest pending attempt that set a password, for the login's one verify."""
-    return await conn.fetchrow(
+async def latest_password_hash(conn: Conn, email: str) -> str | None:
+    """The newest pending attempt's password hash, for the login's one verify."""
+    password_hash: str | None = await conn.fetchval(
         """
-        SELECT p.user_id, p.password_hash
+        SELECT p.password_hash
         FROM pending_registrations p JOIN users u ON u.id = p.user_id
         WHERE u.email = $1 AND p.purpose = 'verify' AND p.password_hash IS NOT NULL
           AND p.expires_at > now()
@@ -58,12 +74,13 @@ async def latest_password(conn: Conn, email: str) -> asyncpg.Record | None:
         """,
         email,
     )
+    return password_hash
 
 
-async def pending_attempts(conn: Conn, email: str) -> list[asyncpg.Record]:
+async def pending_attempts(conn: Conn, email: str) -> list[Attempt]:
     """The attempts on an unverified address (expired ones too: a resend renews them),
     newest first, locked."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT p.id, p.user_id, p.password_hash IS NOT NULL AS sets_password,
                p.expires_at > now() AS live
@@ -74,7 +91,7 @@ async def pending_attempts(conn: Conn, email: str) -> list[asyncpg.Record]:
         """,
         email,
     )
-    return rows
+    return many(Attempt, rows)
 
 
 async def renew_token(
@@ -88,9 +105,9 @@ async def renew_token(
     )
 
 
-async def consume(conn: Conn, token_hash: str, purpose: str = "verify") -> asyncpg.Record | None:
+async def consume(conn: Conn, token_hash: str, purpose: str = "verify") -> Consumed | None:
     """Burn a live link: the attempt's user and password hash (None if it set none)."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         DELETE FROM pending_registrations
         WHERE token_hash = $1 AND purpose = $2 AND expires_at > now()
@@ -99,6 +116,7 @@ async def consume(conn: Conn, token_hash: str, purpose: str = "verify") -> async
         token_hash,
         purpose,
     )
+    return one(Consumed, row)
 
 
 async def discard_all(conn: Conn, user_id: uuid.UUID) -> None:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from sportslog_auth.queries.rows import one
 from sportslog_common.db import Connection as Conn
 
 
-async def find_user_for_verified_phone(conn: Conn, phone: str) -> uuid.UUID | None:
-    user_id: uuid.UUID | None = await conn.fetchval(
-        "SELECT user_id FROM profiles WHERE phone_number = $1 AND phone_verified",
-        phone,
-    )
-    return user_id
+@dataclass(frozen=True)
+class Challenge:
+    id: uuid.UUID
+    destination: str
+    channel: str
+    code_hash: str
+    attempts: int
 
 
 async def void_open_challenges(conn: Conn, user_id: uuid.UUID, purpose: str) -> None:
@@ -51,9 +52,9 @@ async def insert_challenge(
 
 async def count_attempt_on_open_challenge(
     conn: Conn, user_id: uuid.UUID, purpose: str, destination: str | None
-) -> asyncpg.Record | None:
+) -> Challenge | None:
     """Count an attempt on the newest live challenge *before* its code is checked."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         UPDATE otp_challenges SET attempts = attempts + 1
         WHERE id = (
@@ -69,36 +70,8 @@ async def count_attempt_on_open_challenge(
         purpose,
         destination,
     )
+    return one(Challenge, row)
 
 
 async def close_challenge(conn: Conn, challenge_id: uuid.UUID) -> None:
     await conn.execute("UPDATE otp_challenges SET used = true WHERE id = $1", challenge_id)
-
-
-async def get_user_for_session(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT id, email, token_version FROM users WHERE id = $1", user_id)
-
-
-async def get_phone(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT phone_number, phone_verified FROM profiles WHERE user_id = $1", user_id
-    )
-
-
-async def mark_phone_verified(conn: Conn, user_id: uuid.UUID, phone: str) -> bool:
-    """Verified for this user, and no longer for anyone else: a number has one owner."""
-    result = await conn.execute(
-        "UPDATE profiles SET phone_verified = true, updated_at = now() "
-        "WHERE user_id = $1 AND phone_number = $2",
-        user_id,
-        phone,
-    )
-    if not result.endswith(" 1"):
-        return False
-    await conn.execute(
-        "UPDATE profiles SET phone_verified = false, updated_at = now() "
-        "WHERE phone_number = $2 AND user_id <> $1 AND phone_verified",
-        user_id,
-        phone,
-    )
-    return True
