@@ -6,7 +6,7 @@ export UV_LINK_MODE ?= copy
 # pyproject.toml: its imports are its declared dependencies, no more and no fewer.
 MEMBERS := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml services/*/pyproject.toml tests/e2e/pyproject.toml))
 
-.PHONY: sync dev test lint format e2e bench up down clean
+.PHONY: sync dev test lint format e2e bench images test-containers up down clean
 
 sync:
 	@command -v $(UV) >/dev/null || { echo "uv is missing: pip install uv (or see README)"; exit 1; }
@@ -36,6 +36,21 @@ format: sync
 
 e2e: sync
 	$(UV) run --no-sync pytest tests/e2e
+
+# The four service images, localhost/sportslog-<service>:latest (podman, else docker); on a
+# machine without an image registry, built on a local Debian base (scripts/local-images.sh).
+images:
+	bash scripts/images.sh
+
+# The images proven as the processes are: their shape (tests/containers), then the e2e
+# suite with every service running as its container. Left out: the e2e files that start,
+# kill or restart service processes of their own.
+CONTAINER_E2E_SKIP := test_faults_broker test_faults_database test_faults_processes \
+	test_gateway_upstreams test_startup_refusals test_dev_command
+test-containers: sync images
+	$(UV) run --no-sync pytest tests/containers
+	SPORTSLOG_E2E_IMAGES='localhost/sportslog-{service}:latest' $(UV) run --no-sync pytest tests/e2e \
+	  $(foreach t,$(CONTAINER_E2E_SKIP),--ignore=tests/e2e/$(t).py)
 
 bench: sync
 	@command -v wrk >/dev/null || case " $(strip $(ONLY)) " in "  "|*" activities "*|*" gateway "*) \

@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 
-from bench import activities, gateway, login, notifier, startup
+from bench import activities, containers, gateway, login, notifier, startup
 from bench.summary import Summary
 
 BENCHMARKS = {
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "activities": activities.main,
     "notifier": notifier.main,
     "gateway": gateway.main,
+    "containers": containers.main,
 }
 
 

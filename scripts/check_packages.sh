@@ -51,7 +51,7 @@ for svc in auth activities notifier gateway; do
   sed -e "s/\${SERVICE}/$svc/g" -e "s/\$SERVICE\b/$svc/g" Containerfile >"$containerfile"
   context="$tmp/context-$svc"
   mkdir "$context"
-  mapfile -t mounted < <(grep -o 'source=[^,]*' "$containerfile" | cut -d= -f2 | sort -u)
+  mapfile -t mounted < <(grep -o 'type=bind,source=[^,]*' "$containerfile" | cut -d= -f3 | sort -u)
   mapfile -t copied < <(awk '$1 == "COPY" && $2 !~ /^--from/ { print $2 }' "$containerfile")
   # .python-version picks the interpreter the image's python:3.11 stands for.
   tar -c --exclude=__pycache__ .python-version "${mounted[@]}" "${copied[@]}" | tar -x -C "$context"

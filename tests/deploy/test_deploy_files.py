@@ -243,16 +243,40 @@ def stages(steps: list[tuple[str, str]]) -> list[tuple[str, str, list[tuple[str,
     return result
 
 
-def build_for(service: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """What `build --build-arg SERVICE=<service>` makes of the Containerfile: the builder's
-    instructions, and the image's (the final stage after the stages it is built on, from
-    its base image on). service None: the build without SERVICE."""
+def global_args(steps: list[tuple[str, str]]) -> dict[str, str]:
+    """The build arguments declared before the first FROM, with their defaults."""
+    first_from = next(i for i, (op, _) in enumerate(steps) if op == "FROM")
+    declared = (arg.split("=", 1) for op, arg in steps[:first_from] if op == "ARG")
+    return {pair[0]: pair[1] if len(pair) == 2 else "" for pair in declared}
+
+
+def resolve(arg: str, values: dict[str, str]) -> str:
+    """${NAME}, $NAME and ${NAME:-word} as a build expands them."""
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1) or match.group(3), match.group(2)
+        value = values.get(name, "")
+        return value if value or default is None else default
+
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)", one, arg)
+
+
+def build_for(
+    service: str | None, **build_args: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What `build --build-arg SERVICE=<service>` (and `build_args`) makes of the
+    Containerfile: the builder's instructions, and the image's (the final stage after the
+    stages it is built on, from its base image on). service None: the build without SERVICE."""
     steps = instructions(CONTAINERFILE)
-    value = service or ""
-    resolved = [(op, re.sub(r"\$\{SERVICE\}|\$SERVICE\b", value, arg)) for op, arg in steps]
+    values = {**global_args(steps), **build_args, "SERVICE": service or ""}
+    resolved = [(op, resolve(arg, values) if op != "ARG" else arg) for op, arg in steps]
     by_name = {name: (base, body) for name, base, body in stages(resolved) if name}
     builder_base, builder = by_name["builder"]
-    assert builder_base.startswith("ghcr.io/astral-sh/uv:python3.11")
+    assert builder_base == values["PYTHON_IMAGE"]
+    uv_base = by_name["uv"][0]
+    assert ("COPY", "--from=uv /uv /uvx /bin/") in builder
+    uv_source = by_name[uv_base][1] if uv_base in by_name else []
+    builder = [*uv_source, *builder]
     _, base, image = stages(resolved)[-1]
     chain = [("FROM", base)]
     while base in by_name:
@@ -301,7 +325,7 @@ def test_containerfile(svc):
     copies = [arg.split()[0] for op, arg in builder if op == "COPY" and "--from" not in arg]
     assert copies == ["libs/common", f"services/{svc}"]
 
-    assert runtime[0][1].startswith("python:3.11-slim")
+    assert runtime[0][1] == "docker.io/library/python:3.11-slim-bookworm"
     assert [op for op, _ in runtime].count("FROM") == 1
     assert ("COPY", "--from=builder /app/.venv /app/.venv") in runtime
     users = [arg for op, arg in runtime if op == "USER"]
@@ -322,6 +346,31 @@ def test_containerfile(svc):
     assert cmds[-1] == ["python", "-m", f"sportslog_{svc}"]
     labels = " ".join(arg for op, arg in runtime if op == "LABEL")
     assert f'org.opencontainers.image.title="sportslog-{svc}"' in labels
+    for label in ("source", "version", "revision"):
+        assert f"org.opencontainers.image.{label}=" in labels
+
+
+def test_containerfile_bases_are_build_arguments():
+    """DESIGN.md §9: the public images by default; a local Python image and uv from PyPI
+    where no registry is reachable (what `make images` passes there)."""
+    steps = instructions(CONTAINERFILE)
+    defaults = global_args(steps)
+    assert defaults["PYTHON_IMAGE"] == "docker.io/library/python:3.11-slim-bookworm"
+    assert defaults["UV_IMAGE"].startswith("ghcr.io/astral-sh/uv:")
+    uv_version = defaults["UV_IMAGE"].rsplit(":", 1)[1]
+    assert defaults["UV_VERSION"] == uv_version  # one uv either way
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f'"uv=={uv_version}"' in ci  # and the uv CI runs the lock with
+
+    public_builder, public_image = build_for("auth")
+    assert not any("pip install" in arg for _, arg in public_builder)
+    local = {"PYTHON_IMAGE": "localhost/sportslog-python:3.11", "UV_IMAGE": ""}
+    local_builder, local_image = build_for("auth", **local)
+    pip = [arg for op, arg in local_builder if op == "RUN" and "pip install" in arg]
+    assert len(pip) == 1
+    assert f'"uv=={uv_version}"' in pip[0]
+    assert local_image[0] == ("FROM", "localhost/sportslog-python:3.11")
+    assert local_image[1:] == public_image[1:]
 
 
 BUILD_DOCS = (ROOT / "README.md", DEPLOY / "k8s" / "README.md", CONTAINERFILE)

@@ -1,5 +1,9 @@
 """Starts the four services as real processes on free ports, with real PostgreSQL and
-RabbitMQ, the SMTP fake as the mail server, and drives them through the gateway only."""
+RabbitMQ, the SMTP fake as the mail server, and drives them through the gateway only.
+
+With SPORTSLOG_E2E_IMAGES set (e.g. "localhost/sportslog-{service}:latest", what `make
+test-containers` sets), the services run as those images' containers instead: the same
+tests then prove the images."""
 
 import base64
 import contextlib
@@ -97,6 +101,7 @@ async def stack(
             **oauth_provider_server.env(),
             "OAUTH_TOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
         },
+        images=os.environ.get("SPORTSLOG_E2E_IMAGES") or None,
     )
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     processes = devstack.start(config, log_dir)

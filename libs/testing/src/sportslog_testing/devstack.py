@@ -2,7 +2,9 @@
 
 Each service gets its own database and port; all share one broker exchange, one SMTP
 server and one set of secrets. Nothing here imports a service: they are started with
-`python -m sportslog_<name>`, exactly as their containers start them.
+`python -m sportslog_<name>`, exactly as their containers start them, or, with
+`Stack.images` set, as those containers (`make images`), on the host's network so that
+everything else stays as it is.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +57,9 @@ class Stack:
     jwt_audience: str = "sportslog"
     log_format: str = "console"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # e.g. "localhost/sportslog-{service}:latest": run each service's image instead of a
+    # process (podman, else docker), listening on 127.0.0.1 of the host's network.
+    images: str | None = None
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -106,6 +112,39 @@ async def create_databases(stack: Stack) -> None:
         await conn.close()
 
 
+CONTAINER_KEY_FILE = "/run/secrets/jwt_ed25519.pem"
+
+
+def container_engine() -> str:
+    engine = shutil.which("podman") or shutil.which("docker")
+    if engine is None:
+        raise RuntimeError("running the images needs podman or docker")
+    return engine
+
+
+def _container(stack: Stack, service: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """`<engine> run` of the service's image, and the environment to run it in: attached,
+    so the Popen lives as long as the container and SIGTERM reaches the service (the engine
+    proxies signals)."""
+    assert stack.images is not None
+    env = {**env, "HOST": "127.0.0.1"}
+    volumes = []
+    if "JWT_PRIVATE_KEY_FILE" in env:
+        volumes = ["-v", f"{env['JWT_PRIVATE_KEY_FILE']}:{CONTAINER_KEY_FILE}:ro"]
+        env["JWT_PRIVATE_KEY_FILE"] = CONTAINER_KEY_FILE
+    name = f"sportslog-{service}-{secrets.token_hex(4)}"
+    # `-e NAME` takes the value from the engine's environment: no secret on a command line.
+    names = [arg for key in env for arg in ("-e", key)]
+    image = stack.images.format(service=service)
+    run = [container_engine(), "run", "--rm", "--pull=never", "--name", name, "--network=host"]
+    return [*run, *names, *volumes, image], env
+
+
+def container_name(process: subprocess.Popen[bytes]) -> str | None:
+    args = list(process.args) if isinstance(process.args, list | tuple) else []
+    return str(args[args.index("--name") + 1]) if "--name" in args else None
+
+
 def start(
     stack: Stack, log_dir: Path | None = None, services: tuple[str, ...] = SERVICES
 ) -> dict[str, subprocess.Popen[bytes]]:
@@ -114,9 +153,14 @@ def start(
         out: IO[bytes] | None = None
         if log_dir is not None:
             out = (log_dir / f"{service}.log").open("ab")
-        processes[service] = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", f"sportslog_{service}"],
-            env={**os.environ, **stack.env(service)},
+        env = stack.env(service)
+        if stack.images is None:
+            argv = [sys.executable, "-m", f"sportslog_{service}"]
+        else:
+            argv, env = _container(stack, service, env)
+        processes[service] = subprocess.Popen(  # noqa: S603 (our own interpreter, or image)
+            argv,
+            env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
         )
@@ -162,3 +206,10 @@ def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 20.0) -
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        name = container_name(process)
+        if name is not None:  # the engine's client is gone; make sure its container is
+            subprocess.run(  # noqa: S603
+                [container_engine(), "rm", "-f", name],
+                capture_output=True,
+                check=False,
+            )
