@@ -6,13 +6,9 @@ other benchmarks; the images must have been built (`make images`)."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 from bench.stack import bench_stack
 from bench.summary import Summary
@@ -33,25 +29,11 @@ def image_mb(engine: str, service: str) -> int | None:
 
 async def ready_times(stack: devstack.Stack, logs: Path) -> dict[str, float]:
     """Start all four at once; each one's seconds until its /ready first answers 200."""
-    started = time.monotonic()
     processes = devstack.start(stack, logs)
-    seconds: dict[str, float] = {}
     try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            while len(seconds) < len(processes) and time.monotonic() - started < 90:
-                for service in set(processes) - set(seconds):
-                    if processes[service].poll() is not None:
-                        raise RuntimeError(f"{service} exited: see {logs}/{service}.log")
-                    try:
-                        r = await client.get(f"{stack.url(service)}/ready")
-                    except httpx.HTTPError:
-                        continue
-                    if r.status_code == 200:
-                        seconds[service] = time.monotonic() - started
-                await asyncio.sleep(0.05)
+        return await devstack.wait_each_ready(stack, processes, timeout=90)
     finally:
         devstack.stop(processes)
-    return seconds
 
 
 async def main(summary: Summary) -> None:

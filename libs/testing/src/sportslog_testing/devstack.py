@@ -175,11 +175,20 @@ async def wait_ready(
     timeout: float = 60.0,
 ) -> float:
     """Seconds until every service answers /ready with 200; raises if one dies or times out."""
+    return max((await wait_each_ready(stack, processes, timeout)).values(), default=0.0)
+
+
+async def wait_each_ready(
+    stack: Stack,
+    processes: dict[str, subprocess.Popen[bytes]],
+    timeout: float = 60.0,
+) -> dict[str, float]:
+    """Each service's seconds until its /ready first answers 200, counted from now."""
     started = time.monotonic()
-    pending = set(processes)
+    ready: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=2) as client:
-        while pending:
-            for service in list(pending):
+        while len(ready) < len(processes):
+            for service in set(processes) - set(ready):
                 code = processes[service].poll()
                 if code is not None:
                     raise RuntimeError(f"{service} exited with code {code} during start-up")
@@ -188,11 +197,13 @@ async def wait_ready(
                 except httpx.HTTPError:
                     continue
                 if response.status_code == 200:
-                    pending.discard(service)
+                    ready[service] = time.monotonic() - started
             if time.monotonic() - started > timeout:
-                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
-            await asyncio.sleep(0.1)
-    return time.monotonic() - started
+                raise TimeoutError(
+                    f"not ready after {timeout}s: {sorted(set(processes) - set(ready))}"
+                )
+            await asyncio.sleep(0.05)
+    return ready
 
 
 def stop(processes: dict[str, subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
