@@ -1,6 +1,7 @@
 """`make dev`: the whole system on this machine, in the foreground, until Ctrl-C.
 
-Needs PostgreSQL and RabbitMQ (POSTGRES_URL / AMQP_URL, defaults below). Creates the
+Needs PostgreSQL and RabbitMQ (POSTGRES_URL / AMQP_URL, defaults below); where one does not
+answer and podman or docker is installed, it is started as a container. Creates the
 databases and, once, the dev signing key and secrets under var/; an exported variable
 always wins over them. Mail goes to a local SMTP sink that writes var/mail/*.eml, unless
 SMTP_HOST is exported (then to that server).
@@ -22,6 +23,8 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import dev_servers
 
 from sportslog_testing import devstack
 
@@ -82,18 +85,35 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
-def check_servers() -> None:
+async def ensure_servers() -> None:
+    """PostgreSQL and RabbitMQ must answer. One that does not, at a loopback URL on a
+    machine with podman or docker, is started as a container (dev_servers.py); otherwise
+    make dev stops and says how to start it."""
     problems = []
-    if not reachable(POSTGRES_URL, 5432):
+    wanted = dev_servers.servers(POSTGRES_URL, AMQP_URL)
+    hints = {
+        "postgres": (
+            "PostgreSQL",
+            POSTGRES_URL,
+            5432,
+            "POSTGRES_URL",
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+        ),
+        "rabbitmq": ("RabbitMQ", AMQP_URL, 5672, "AMQP_URL", "rabbitmq-server -detached"),
+    }
+    for kind, (label, url, port, variable, command) in hints.items():
+        if reachable(url, port):
+            continue
+        server = wanted[kind]
+        if dev_servers.can_start(server):
+            print(f"make dev: {label} is not reachable at {_safe(url)}", flush=True)
+            print(f"make dev: {dev_servers.start(server)}", flush=True)
+            await dev_servers.wait_until_up(server)
+            continue
         problems.append(
-            f"PostgreSQL is not reachable at {_safe(POSTGRES_URL)} (POSTGRES_URL).\n"
-            "    Start it, e.g.: "
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        )
-    if not reachable(AMQP_URL, 5672):
-        problems.append(
-            f"RabbitMQ is not reachable at {_safe(AMQP_URL)} (AMQP_URL).\n"
-            "    Start it, e.g.: rabbitmq-server -detached"
+            f"{label} is not reachable at {_safe(url)} ({variable}).\n"
+            f"    Start it, e.g.: {command}\n"
+            "    (or install podman or docker: make dev then starts it as a container)"
         )
     if problems:
         print("make dev cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
@@ -175,7 +195,7 @@ class MailDirSink:
 
 async def main() -> None:
     started = time.monotonic()
-    check_servers()
+    await ensure_servers()
     (VAR / "mail").mkdir(parents=True, exist_ok=True)
     secrets = dev_secrets()
     extra = {

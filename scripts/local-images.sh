@@ -4,6 +4,8 @@
 #   localhost/debian-base:bookworm      debootstrap --variant=minbase, trimmed
 #   localhost/sportslog-python:3.11     + Debian's python3.11 (the Containerfile's PYTHON_IMAGE)
 #                                       and the host's own CAs (/usr/local/share/ca-certificates)
+#   localhost/sportslog-postgres:15     Debian's postgresql-15, the public image's env contract
+#   localhost/sportslog-rabbitmq:3      Debian's rabbitmq-server, management plugin off
 # Idempotent: an image that exists is kept (FORCE=1 rebuilds). Needs root for debootstrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,3 +55,14 @@ else
   rm -rf "$context"
   echo "local-images: built $PYTHON"
 fi
+
+for pair in postgres:15 rabbitmq:3; do
+  name=localhost/sportslog-$pair
+  if have "$name"; then
+    echo "local-images: $name exists"
+  else
+    "$ENGINE" build -q --build-arg BASE_IMAGE="$BASE" -t "$name" \
+      -f "deploy/images/${pair%%:*}.Containerfile" deploy/images >/dev/null
+    echo "local-images: built $name"
+  fi
+done
