@@ -42,8 +42,9 @@ e2e: sync
 images:
 	bash scripts/images.sh
 
-# The images proven as the processes are: their shape (tests/containers), then the e2e
-# suite with every service running as its container. Left out: the e2e files that start,
+# The images proven as the processes are: their shape and make dev's servers
+# (tests/containers), the e2e suite with every service running as its container, then the
+# journeys marked `compose` against compose.yaml itself (+ deploy/compose.local.yaml). Left out: the e2e files that start,
 # kill or restart service processes of their own.
 CONTAINER_E2E_SKIP := test_faults_broker test_faults_database test_faults_processes \
 	test_gateway_upstreams test_startup_refusals test_dev_command
@@ -51,6 +52,7 @@ test-containers: sync images
 	$(UV) run --no-sync pytest tests/containers
 	SPORTSLOG_E2E_IMAGES='localhost/sportslog-{service}:latest' $(UV) run --no-sync pytest tests/e2e \
 	  $(foreach t,$(CONTAINER_E2E_SKIP),--ignore=tests/e2e/$(t).py)
+	SPORTSLOG_E2E_COMPOSE=1 $(UV) run --no-sync pytest tests/e2e -m compose
 
 bench: sync
 	@command -v wrk >/dev/null || case " $(strip $(ONLY)) " in "  "|*" activities "*|*" gateway "*) \

@@ -6,6 +6,8 @@
 #                                       and the host's own CAs (/usr/local/share/ca-certificates)
 #   localhost/sportslog-postgres:15     Debian's postgresql-15, the public image's env contract
 #   localhost/sportslog-rabbitmq:3      Debian's rabbitmq-server, management plugin off
+#   localhost/sportslog-prometheus:latest  Debian's prometheus
+#   localhost/sportslog-mailsink:latest    aiosmtpd's SMTP server, mail kept in a Maildir
 # Idempotent: an image that exists is kept (FORCE=1 rebuilds). Needs root for debootstrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,12 +58,12 @@ else
   echo "local-images: built $PYTHON"
 fi
 
-for pair in postgres:15 rabbitmq:3; do
+for pair in postgres:15 rabbitmq:3 prometheus:latest mailsink:latest; do
   name=localhost/sportslog-$pair
   if have "$name"; then
     echo "local-images: $name exists"
   else
-    "$ENGINE" build -q --build-arg BASE_IMAGE="$BASE" -t "$name" \
+    "$ENGINE" build -q --build-arg BASE_IMAGE="$BASE" --build-arg PYTHON_IMAGE="$PYTHON" -t "$name" \
       -f "deploy/images/${pair%%:*}.Containerfile" deploy/images >/dev/null
     echo "local-images: built $name"
   fi

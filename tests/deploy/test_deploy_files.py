@@ -666,3 +666,30 @@ def test_quadlets_name_only_units_and_images_that_exist():
             assert build_for(name)[1][-1] == ("CMD", f'["python", "-m", "sportslog_{name}"]')
         else:
             assert not image.endswith(":latest"), f"{path.name}: pin the image"
+
+
+def test_compose_local_override_only_swaps_images_and_build_bases(compose):
+    """deploy/compose.local.yaml (issue 18 point 4): compose.yaml as it is, on images built
+    here. It names only services compose.yaml has, changes only images, the build bases,
+    the mail sink's Maildir and Grafana's profile, and every image it names is one
+    scripts/local-images.sh or make images builds."""
+    override = yaml.safe_load((DEPLOY / "compose.local.yaml").read_text())
+    local_images = (ROOT / "scripts" / "local-images.sh").read_text()
+    assert set(override["services"]) <= set(compose["services"])
+    for name, service in override["services"].items():
+        assert set(service) <= {"image", "build", "volumes", "profiles"}, name
+        if "image" in service:
+            repo, tag = service["image"].removeprefix("localhost/sportslog-").split(":")
+            assert service["image"].startswith("localhost/sportslog-")
+            assert f"{repo}:{tag}" in local_images, name
+        if "build" in service:
+            assert name in APPS
+            assert build_args(service["build"]) == {
+                "PYTHON_IMAGE": "localhost/sportslog-python:3.11",
+                "UV_IMAGE": "",
+            }
+    # Every infrastructure image is replaced; Grafana (no Debian package) is opt-in.
+    public = {n for n, s in compose["services"].items() if "build" not in s}
+    assert public - {"grafana"} == {n for n, s in override["services"].items() if "image" in s}
+    assert override["services"]["grafana"] == {"profiles": ["grafana"]}
+    assert set(override["services"]) >= set(APPS)

@@ -3,7 +3,9 @@ RabbitMQ, the SMTP fake as the mail server, and drives them through the gateway 
 
 With SPORTSLOG_E2E_IMAGES set (e.g. "localhost/sportslog-{service}:latest", what `make
 test-containers` sets), the services run as those images' containers instead: the same
-tests then prove the images."""
+tests then prove the images. With SPORTSLOG_E2E_COMPOSE=1 the whole compose.yaml stack runs
+(sportslog_testing.compose), and the journeys that need only the gateway and the mail
+(`make test-containers` lists them) drive its published gateway and read its mail sink."""
 
 import base64
 import contextlib
@@ -20,12 +22,29 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sportslog_common.bus.topology import CONSUMER_BINDINGS, queue_name, retry_queue_name
 from sportslog_testing import SmtpFake, TwilioFake, devstack, free_port, twilio
+from sportslog_testing.compose import ComposeStack
+from sportslog_testing.maildir import MaildirMail
 from sportslog_testing.processes import ServiceProcesses
 from sportslog_testing.rabbitmq import new_broker_names
 
+COMPOSE = os.environ.get("SPORTSLOG_E2E_COMPOSE") == "1"
+
 
 @pytest.fixture(scope="session")
-def smtp_server():
+def compose_stack(tmp_path_factory):
+    stack = ComposeStack(tmp_path_factory.mktemp("compose"))
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(request):
+    if COMPOSE:
+        yield MaildirMail(request.getfixturevalue("compose_stack").mail_dir)
+        return
     fake = SmtpFake()
     fake.start()
     yield fake
@@ -55,7 +74,15 @@ def signing_key(tmp_path_factory) -> tuple[Path, Ed25519PrivateKey]:
 
 
 @pytest.fixture(scope="session")
-async def stack(
+def stack(request):
+    if COMPOSE:
+        yield request.getfixturevalue("compose_stack")
+    else:
+        yield request.getfixturevalue("process_stack")
+
+
+@pytest.fixture(scope="session")
+async def process_stack(
     create_database,
     postgres_admin_url,
     amqp_url,

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 TOKEN_LINK = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")
 
 
@@ -19,6 +21,7 @@ def bearer(tokens):
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+@pytest.mark.compose
 async def test_refresh_sessions_profile_and_logout(gateway, smtp_server, new_email):
     email, password = new_email(), "a long enough secret"
     first = await signup(gateway, smtp_server, email, password)

@@ -4,6 +4,8 @@ gateway, reading the messages from the SMTP and Twilio fakes."""
 import re
 import uuid
 
+import pytest
+
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
@@ -20,6 +22,7 @@ def bearer(tokens):
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+@pytest.mark.compose
 async def test_password_reset_journey(gateway, smtp_server, new_email):
     email = new_email()
     old = await signup(gateway, smtp_server, email, "the old password")
@@ -39,6 +42,7 @@ async def test_password_reset_journey(gateway, smtp_server, new_email):
     assert r.status_code == 200
 
 
+@pytest.mark.compose
 async def test_sign_in_with_an_emailed_code(gateway, smtp_server, new_email):
     email = new_email()
     await signup(gateway, smtp_server, email, "some password")

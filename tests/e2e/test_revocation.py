@@ -36,6 +36,7 @@ async def refused_within(gateway, tokens, seconds=1.0) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.compose
 async def test_logout(gateway, smtp_server, new_email):
     tokens = await signup(gateway, smtp_server, new_email())
     assert (await gateway.get("/activities", headers=bearer(tokens))).status_code == 200
@@ -43,6 +44,7 @@ async def test_logout(gateway, smtp_server, new_email):
     assert await refused_within(gateway, tokens) < 1.0
 
 
+@pytest.mark.compose
 async def test_session_delete(gateway, smtp_server, new_email):
     email = new_email()
     first = await signup(gateway, smtp_server, email)
@@ -60,6 +62,7 @@ async def test_session_delete(gateway, smtp_server, new_email):
     assert (await gateway.get("/activities", headers=bearer(second))).status_code == 200
 
 
+@pytest.mark.compose
 async def test_password_reset_kills_every_token(gateway, smtp_server, new_email):
     email = new_email()
     first = await signup(gateway, smtp_server, email)
@@ -83,6 +86,7 @@ async def test_password_reset_kills_every_token(gateway, smtp_server, new_email)
     assert (await gateway.get("/activities", headers=bearer(fresh))).status_code == 200
 
 
+@pytest.mark.compose
 async def test_a_deleted_accounts_token_is_refused(gateway, smtp_server, new_email):
     tokens = await signup(gateway, smtp_server, new_email())
     assert (await gateway.get("/activities", headers=bearer(tokens))).status_code == 200

@@ -5,6 +5,7 @@ import time
 import uuid
 
 import jwt
+import pytest
 
 TOKEN_LINK = re.compile(r"https://app\.example/verify-email\?token=([A-Za-z0-9_\-]+)")
 
@@ -19,6 +20,7 @@ async def signup(gateway, smtp_server, email, password):
     return token, r.json()
 
 
+@pytest.mark.compose
 async def test_register_verify_login_and_log_activities(gateway, smtp_server, new_email):
     email, password = new_email(), "a long enough secret"
     token, verified = await signup(gateway, smtp_server, email, password)
@@ -71,6 +73,7 @@ async def test_register_verify_login_and_log_activities(gateway, smtp_server, ne
     assert one.headers["x-request-id"]
 
 
+@pytest.mark.compose
 async def test_activities_are_private(gateway, smtp_server, new_email):
     _, alice = await signup(gateway, smtp_server, new_email(), "alice's password")
     _, bob = await signup(gateway, smtp_server, new_email(), "bob's password!!")
@@ -152,6 +155,7 @@ async def _gateway_auth_failures(gateway) -> float:
     )
 
 
+@pytest.mark.compose
 async def test_bad_input_through_the_gateway(gateway):
     r = await gateway.post(
         "/auth/register", content=b"{nope", headers={"content-type": "application/json"}
@@ -210,6 +214,7 @@ async def test_dot_segments_cannot_walk_past_the_gateway(stack):
         assert '"code":"not_found"' in body.replace(" ", "")
 
 
+@pytest.mark.compose
 async def test_import_export_and_stats_through_the_gateway(gateway, smtp_server, new_email):
     _, tokens = await signup(gateway, smtp_server, new_email(), "a long enough secret")
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -239,6 +244,7 @@ async def test_import_export_and_stats_through_the_gateway(gateway, smtp_server,
     assert stats["periods"][0]["by_type"]["run"]["count"] == 1
 
 
+@pytest.mark.compose
 async def test_one_api_description_at_the_gateway(gateway):
     spec = (await gateway.get("/openapi.json")).json()
     paths = spec["paths"]

@@ -32,6 +32,26 @@ class ReceivedMail:
         return part.get_content() if part is not None else ""
 
 
+class MailSource:
+    """What the tests read mail from: the SMTP fake, or a sink's Maildir (maildir.py)."""
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        raise NotImplementedError
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.messages if address in m.rcpt_tos]
+
+    async def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> ReceivedMail:
+        """The `count`-th message to `address`, waiting for it up to `timeout` seconds."""
+        mails = await wait_until(
+            lambda: found if len(found := self.to(address)) >= count else None,
+            timeout=timeout,
+            message=f"{count} email(s) to {address}",
+        )
+        return mails[count - 1]
+
+
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
@@ -64,7 +84,7 @@ class _Collector:
         return "250 Message accepted for delivery"
 
 
-class SmtpFake:
+class SmtpFake(MailSource):
     """A real SMTP server (aiosmtpd) on a free port that keeps what it receives.
 
     `tls`: "starttls" offers (and requires) STARTTLS, "tls" speaks TLS from the first byte;
@@ -133,18 +153,6 @@ class SmtpFake:
     def messages(self) -> list[ReceivedMail]:
         with self._collector.lock:
             return list(self._collector.messages)
-
-    def to(self, address: str) -> list[ReceivedMail]:
-        return [m for m in self.messages if address in m.rcpt_tos]
-
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> ReceivedMail:
-        """The `count`-th message to `address`, waiting for it up to `timeout` seconds."""
-        mails = await wait_until(
-            lambda: found if len(found := self.to(address)) >= count else None,
-            timeout=timeout,
-            message=f"{count} email(s) to {address}",
-        )
-        return mails[count - 1]
 
 
 @pytest.fixture

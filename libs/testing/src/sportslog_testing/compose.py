@@ -1,0 +1,159 @@
+"""compose.yaml brought up as an operator would (podman-compose, else docker compose), with
+deploy/compose.local.yaml where the images were built locally, in a copy of the deploy files
+so the test's secrets never touch the clone's deploy/secrets. tests/e2e uses it with
+SPORTSLOG_E2E_COMPOSE=1: the journeys then run against the containerised gateway."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROOT = Path(__file__).resolve().parents[4]
+GATEWAY_URL = "http://127.0.0.1:8000"  # compose.yaml publishes the gateway on :8000
+
+# What the e2e suite's process stack sets too: every journey comes from one address.
+TEST_SETTINGS = """\
+x-test-env: &test-env
+  ARGON2_TIME_COST: "1"
+  ARGON2_MEMORY_KIB: "1024"
+services:
+  auth:
+    environment:
+      <<: *test-env
+      LOGIN_MAX_FAILURES_PER_IP: "100000"
+  gateway:
+    environment:
+      RATE_LIMIT_AUTH: "100000/minute"
+"""
+
+
+def compose_command() -> list[str]:
+    found = shutil.which("podman-compose")
+    if found:
+        return [found]
+    if shutil.which("docker"):
+        return ["docker", "compose"]
+    raise RuntimeError("needs podman-compose (uv sync installs it) or docker compose")
+
+
+def _secrets_env() -> str:
+    def hex24() -> str:
+        return secrets.token_hex(24)
+
+    def b64() -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    values = {
+        "POSTGRES_PASSWORD": hex24(),
+        "AUTH_DB_PASSWORD": hex24(),
+        "ACTIVITIES_DB_PASSWORD": hex24(),
+        "NOTIFIER_DB_PASSWORD": hex24(),
+        "RABBITMQ_PASSWORD": hex24(),
+        "TOKEN_HMAC_SECRET": b64(),
+        "CURSOR_SECRET": b64(),
+        "INTERNAL_API_KEY": b64(),
+        "EVENT_SEAL_KEY": b64(),
+        "OAUTH_TOKEN_ENCRYPTION_KEY": b64(),
+        "GRAFANA_ADMIN_PASSWORD": b64(),
+    }
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+class ComposeStack:
+    def __init__(self, workdir: Path, local_images: bool = True) -> None:
+        self.workdir = workdir
+        self.project = f"sportslog-test-{secrets.token_hex(4)}"
+        self.mail_dir = workdir / "mail"
+        files = ["compose.yaml"]
+        if local_images:
+            files.append("deploy/compose.local.yaml")
+        files.append("compose.test.yaml")
+        self._files = [arg for name in files for arg in ("-f", name)]
+
+    def url(self, service: str) -> str:
+        assert service == "gateway", "only the gateway is published"
+        return GATEWAY_URL
+
+    def _compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [*compose_command(), "-p", self.project, *self._files]
+        command += ["--env-file", "deploy/secrets.env", *args]
+        # Interpolated into compose.yaml: what the e2e suite's process stack uses too.
+        env = {
+            **os.environ,
+            "SPORTSLOG_MAIL_DIR": str(self.mail_dir),
+            "APP_BASE_URL": "https://app.example",
+            "JWT_ISSUER": "https://sportslog.example",
+        }
+        result = subprocess.run(  # noqa: S603
+            command, cwd=self.workdir, env=env, capture_output=True, text=True, check=False
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def up(self, timeout: float = 240.0) -> None:
+        shutil.copy(ROOT / "compose.yaml", self.workdir / "compose.yaml")
+        shutil.copytree(ROOT / "deploy", self.workdir / "deploy", dirs_exist_ok=True)
+        (self.workdir / "compose.test.yaml").write_text(TEST_SETTINGS)
+        (self.workdir / "deploy" / "secrets.env").write_text(_secrets_env())
+        key = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        (self.workdir / "deploy" / "secrets").mkdir(exist_ok=True)
+        (self.workdir / "deploy" / "secrets" / "jwt_ed25519.pem").write_bytes(key)
+        self.mail_dir.mkdir(exist_ok=True)
+        self.mail_dir.chmod(0o777)  # the sink writes as its own user
+        self._compose("up", "-d")
+        deadline = time.monotonic() + timeout
+        while not self._all_healthy():
+            if time.monotonic() > deadline:
+                logs = self._compose("logs", check=False)
+                raise TimeoutError(
+                    f"the stack was not up in {timeout:.0f} s\n{logs.stdout[-6000:]}"
+                )
+            time.sleep(0.5)
+
+    def _engine(self, *args: str) -> subprocess.CompletedProcess[str]:
+        engine = shutil.which("podman") or "docker"
+        return subprocess.run([engine, *args], capture_output=True, text=True, check=False)  # noqa: S603
+
+    def _all_healthy(self) -> bool:
+        """Every container with a health check passes it, and the gateway is ready. Podman
+        without systemd runs no health checks on its own (so compose's service_healthy
+        does not wait either): run each one here."""
+        listed = self._engine(
+            "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"
+        )
+        containers = listed.stdout.split()
+        if len(containers) < 4:
+            return False
+        podman = shutil.which("podman") is not None
+        for container in containers:
+            has_check = self._engine("inspect", "--format", "{{.Config.Healthcheck}}", container)
+            if has_check.stdout.strip() in ("", "<nil>", "{[] 0s 0s 0s 0}"):
+                continue
+            if podman:
+                if self._engine("healthcheck", "run", container).returncode != 0:
+                    return False
+            else:
+                status = self._engine("inspect", "--format", "{{.State.Health.Status}}", container)
+                if status.stdout.strip() != "healthy":
+                    return False
+        try:
+            return httpx.get(f"{GATEWAY_URL}/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def down(self) -> None:
+        self._compose("down", "-v", check=False)
