@@ -6,6 +6,7 @@ SPORTSLOG_E2E_COMPOSE=1: the journeys then run against the containerised gateway
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -21,19 +22,25 @@ ROOT = Path(__file__).resolve().parents[4]
 GATEWAY_URL = "http://127.0.0.1:8000"  # compose.yaml publishes the gateway on :8000
 
 # What the e2e suite's process stack sets too: every journey comes from one address.
-TEST_SETTINGS = """\
-x-test-env: &test-env
-  ARGON2_TIME_COST: "1"
-  ARGON2_MEMORY_KIB: "1024"
-services:
-  auth:
-    environment:
-      <<: *test-env
-      LOGIN_MAX_FAILURES_PER_IP: "100000"
-  gateway:
-    environment:
-      RATE_LIMIT_AUTH: "100000/minute"
-"""
+TEST_ENV = {
+    "auth": {
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        "LOGIN_MAX_FAILURES_PER_IP": "100000",
+    },
+    "gateway": {"RATE_LIMIT_AUTH": "100000/minute"},
+}
+
+
+def override_file(scale: dict[str, int]) -> str:
+    """compose.test.yaml (JSON is YAML): the test settings, and `scale:` per service (not
+    --scale: podman-compose keeps only the last one, and `down` then knows every replica)."""
+    services: dict[str, dict[str, object]] = {}
+    for name, env in TEST_ENV.items():
+        services.setdefault(name, {})["environment"] = env
+    for name, count in scale.items():
+        services.setdefault(name, {})["scale"] = count
+    return json.dumps({"services": services}, indent=2)
 
 
 def compose_command() -> list[str]:
@@ -100,10 +107,10 @@ class ComposeStack:
             raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def up(self, timeout: float = 240.0) -> None:
+    def up(self, timeout: float = 240.0, scale: dict[str, int] | None = None) -> None:
         shutil.copy(ROOT / "compose.yaml", self.workdir / "compose.yaml")
         shutil.copytree(ROOT / "deploy", self.workdir / "deploy", dirs_exist_ok=True)
-        (self.workdir / "compose.test.yaml").write_text(TEST_SETTINGS)
+        (self.workdir / "compose.test.yaml").write_text(override_file(scale or {}))
         (self.workdir / "deploy" / "secrets.env").write_text(_secrets_env())
         key = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
@@ -136,7 +143,7 @@ class ComposeStack:
             "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"
         )
         containers = listed.stdout.split()
-        if len(containers) < 4:
+        if len(containers) < 8:  # compose.yaml's services, Grafana aside
             return False
         podman = shutil.which("podman") is not None
         for container in containers:
@@ -155,5 +162,61 @@ class ComposeStack:
         except httpx.HTTPError:
             return False
 
+    def containers(self, service: str) -> list[str]:
+        """The names of the service's containers (its replicas)."""
+        listed = self._engine(
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        )
+        return sorted(listed.stdout.split())
+
+    def metrics(self, container: str) -> str:
+        """A container's own /metrics, read inside it (only the gateway is published)."""
+        return self.call(container, "GET", "/metrics")[1]
+
+    def call(
+        self, container: str, method: str, path: str, body: str | None = None
+    ) -> tuple[int, str]:
+        """An HTTP request to the service inside `container` (one replica, not the alias)."""
+        script = """
+import os, sys, urllib.error, urllib.request
+data = sys.stdin.read().encode() or None
+request = urllib.request.Request(
+    "http://127.0.0.1:" + os.environ["PORT"] + sys.argv[2], data=data, method=sys.argv[1],
+    headers={"Content-Type": "application/json"},
+)
+try:
+    answer = urllib.request.urlopen(request, timeout=10)
+except urllib.error.HTTPError as error:
+    answer = error
+print(answer.status)
+print(answer.read().decode())
+"""
+        engine = shutil.which("podman") or "docker"
+        done = subprocess.run(  # noqa: S603
+            [engine, "exec", "-i", container, "python", "-c", script, method, path],
+            input=body or "",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        status, _, text = done.stdout.partition("\n")
+        return int(status or 0), text
+
     def down(self) -> None:
         self._compose("down", "-v", check=False)
+        # Whatever compose did not know of (a replica it lost track of) goes too.
+        label = f"label=com.docker.compose.project={self.project}"
+        for kind in ("container", "volume", "network"):
+            listed = (
+                self._engine(kind, "ls", "-q", "--filter", label)
+                if kind != "container"
+                else (self._engine("ps", "-aq", "--filter", label))
+            )
+            for item in listed.stdout.split():
+                self._engine(kind, "rm", "-f", item)
