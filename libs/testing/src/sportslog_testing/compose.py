@@ -28,7 +28,7 @@ TEST_ENV = {
         "ARGON2_MEMORY_KIB": "1024",
         "LOGIN_MAX_FAILURES_PER_IP": "100000",
     },
-    "gateway": {"RATE_LIMIT_AUTH": "100000/minute"},
+    "gateway": {"RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_DEFAULT": "1000000/minute"},
 }
 
 
@@ -207,6 +207,10 @@ print(answer.read().decode())
         )
         status, _, text = done.stdout.partition("\n")
         return int(status or 0), text
+
+    def kill(self, container: str) -> None:
+        """SIGKILL one container, as a crash would."""
+        self._engine("kill", container)
 
     def down(self) -> None:
         self._compose("down", "-v", check=False)
