@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from sportslog_testing import wait_until
 from sportslog_testing.compose import GATEWAY_URL, ComposeStack
 from sportslog_testing.maildir import MaildirMail
 
@@ -99,3 +100,77 @@ async def test_one_replica_killed_under_load(scaled, bearer, service, path):
     assert {s for _, s, _ in failed} <= {502, 503, 504}
     assert all(c in {"upstream_unavailable", "upstream_timeout"} for _, _, c in failed)
     assert recovered_after < RECOVERY_SECONDS
+
+
+async def outage(
+    scaled, bearer, victim: str, down_for: float, before: float = 2.0, after: float = 8.0
+):
+    """Reads and registrations through the gateway for `before` + `down_for` + `after`
+    seconds (bounded), with `victim` killed at `before` and started again `down_for` later.
+    Returns (reads, registrations): (seconds since the kill, status, code) of each."""
+    reads: list[tuple[float, int, str | None]] = []
+    registrations: list[tuple[float, int, str, str | None]] = []
+    started = time.monotonic()
+    killed_at = started + before
+    end = killed_at + down_for + after
+
+    async def answer(request) -> tuple[int, str | None]:
+        try:
+            r = await request
+        except httpx.TimeoutException:
+            return 0, "hang"
+        return r.status_code, (r.json().get("code") if r.status_code >= 400 else None)
+
+    async def read_load(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < end:
+            status, code = await answer(client.get("/activities", headers=bearer))
+            reads.append((time.monotonic() - killed_at, status, code))
+
+    async def register_load(client: httpx.AsyncClient) -> None:
+        n = 0
+        while time.monotonic() < end:
+            n += 1
+            email = f"outage-{n}-{victim[-12:]}-{id(scaled)}@example.com"
+            body = {"email": email, "password": "a long secret"}
+            status, code = await answer(client.post("/auth/register", json=body))
+            registrations.append((time.monotonic() - killed_at, status, email, code))
+            await asyncio.sleep(0.2)  # a steady trickle of sign-ups, not a flood
+
+    async def fault() -> None:
+        await asyncio.sleep(before)
+        await asyncio.to_thread(scaled.kill, victim)
+        await asyncio.sleep(down_for)
+        await asyncio.to_thread(scaled.start, victim)
+
+    async with httpx.AsyncClient(base_url=GATEWAY_URL, timeout=10) as client:
+        await asyncio.gather(fault(), register_load(client), *(read_load(client) for _ in range(4)))
+    return reads, registrations
+
+
+@pytest.mark.parametrize(("service", "down_for"), [("rabbitmq", 5.0), ("postgres", 10.0)])
+async def test_a_server_killed_under_load_loses_no_event(scaled, bearer, service, down_for):
+    """RabbitMQ or PostgreSQL killed, then started again: no request hangs, every failure is
+    a 503 in the error format, answers are 2xx again soon after, and every registration
+    that was accepted (202) gets its one verification mail."""
+    victim = scaled.containers(service)[0]
+    reads, registrations = await outage(scaled, bearer, victim, down_for)
+    every = [(t, s, c) for t, s, c in reads] + [(t, s, c) for t, s, _, c in registrations]
+    failed = [(t, s, c) for t, s, c in every if not 200 <= s < 300]
+    back_after = max((t for t, _, _ in failed), default=0.0) - down_for
+    accepted = [email for _, s, email, _ in registrations if s == 202]
+    mail = MaildirMail(scaled.mail_dir)
+    await wait_until(
+        lambda: all(mail.to(e) for e in accepted), timeout=90, message="every accepted mail"
+    )
+    lost = [e for e in accepted if len(mail.to(e)) != 1]
+    print(
+        f"\n{service} down {down_for:.0f} s: {len(reads)} reads, {len(registrations)} sign-ups;"
+        f" {len(failed)} failed {sorted({(s, c) for _, s, c in failed})};"
+        f" all 2xx again {max(back_after, 0):.2f} s after the restart;"
+        f" {len(accepted)} accepted sign-ups, {len(lost)} mails lost or doubled"
+    )
+    assert all(c != "hang" for _, _, c in failed), "a request hung"
+    assert {s for _, s, _ in failed} <= {503}
+    assert all(c == "upstream_unavailable" or c == "unavailable" for _, _, c in failed), failed
+    assert lost == []
+    assert back_after < 15.0

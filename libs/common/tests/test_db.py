@@ -1,8 +1,11 @@
 import asyncio
+import errno
+import socket
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -82,3 +85,43 @@ async def test_ready_is_503_naming_what_is_down(events_db, amqp_url):
             r = await client.get("/ready")
             assert r.status_code == 503
             assert "postgres, rabbitmq" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # A database host whose name does not resolve: a container that is gone (issue 18:
+        # PostgreSQL killed under compose answered 500 before).
+        "postgresql://postgres@no-such-host.invalid:5432/postgres",
+    ],
+)
+async def test_a_database_host_gone_from_dns_is_503_not_500(url):
+    async def lifespan(app: FastAPI):
+        yield
+
+    app = build_app("test", asynccontextmanager(lifespan))
+
+    @app.get("/needs-the-database")
+    async def needs_the_database() -> None:
+        await asyncpg.connect(url, timeout=5)  # what a pool does to replace a connection
+
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/needs-the-database")
+    assert r.status_code == 503
+    assert r.json()["code"] == "upstream_unavailable"
+    assert r.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (OSError(errno.EHOSTUNREACH, "No route to host"), True),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), True),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), True),
+        (OSError(errno.ENOENT, "No such file or directory"), False),  # a bug, not an outage
+    ],
+)
+def test_which_os_errors_mean_the_database_is_away(error, unavailable):
+    assert db.is_unavailable(error) is unavailable

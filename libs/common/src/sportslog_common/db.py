@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
@@ -32,10 +34,14 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,  # 57P03: starting up, in recovery
     asyncpg.TooManyConnectionsError,  # 53300
     ConnectionError,  # refused or reset while (re)connecting
+    socket.gaierror,  # its host name no longer resolves (a container that is gone)
     TimeoutError,  # no answer within command_timeout (or the connect timeout)
     asyncpg.InterfaceError,  # only some: see `is_unavailable`
     asyncpg.InternalClientError,
 )
+
+
+UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN})
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -49,6 +55,8 @@ def is_unavailable(exc: BaseException) -> bool:
         # yet): the next query finds the protocol consuming that error, state 2
         # (MagicStack/asyncpg#784, #1069). The pool replaces the connection afterwards.
         return "another operation (2) is in progress" in str(exc)
+    if isinstance(exc, OSError) and exc.errno in UNREACHABLE_ERRNOS:
+        return True  # no route to it (a stopped container's address, a partition)
     return isinstance(exc, UNAVAILABLE_ERRORS)
 
 

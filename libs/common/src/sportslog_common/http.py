@@ -110,6 +110,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if db.is_unavailable(exc):  # e.g. no route to PostgreSQL's host: no class of its own
+        return await _database_unavailable(request, exc)
     # ServerErrorMiddleware runs outside RequestIdMiddleware: bind the id again here.
     with structlog.contextvars.bound_contextvars(request_id=request_id_of(request)):
         log.error("unhandled_error", exc_info=exc, path=request.url.path)

@@ -212,6 +212,10 @@ print(answer.read().decode())
         """SIGKILL one container, as a crash would."""
         self._engine("kill", container)
 
+    def start(self, container: str) -> None:
+        """Start a stopped (or killed) container again, with its volumes."""
+        self._engine("start", container)
+
     def down(self) -> None:
         self._compose("down", "-v", check=False)
         # Whatever compose did not know of (a replica it lost track of) goes too.
