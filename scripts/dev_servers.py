@@ -6,7 +6,6 @@ volume; the containers keep running after `make dev` stops, and say how to stop 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
+
+from sportslog_testing import devstack
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -78,7 +79,10 @@ def servers(postgres_url: str, amqp_url: str) -> dict[str, Server]:
 
 
 def engine() -> str | None:
-    return shutil.which("podman") or shutil.which("docker")
+    try:
+        return devstack.container_engine()
+    except RuntimeError:  # neither podman nor docker
+        return None
 
 
 def can_start(server: Server) -> bool:

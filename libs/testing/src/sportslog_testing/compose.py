@@ -18,6 +18,8 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sportslog_testing import devstack
+
 ROOT = Path(__file__).resolve().parents[4]
 GATEWAY_URL = "http://127.0.0.1:8000"  # compose.yaml publishes the gateway on :8000
 
@@ -132,7 +134,7 @@ class ComposeStack:
             time.sleep(0.5)
 
     def _engine(self, *args: str) -> subprocess.CompletedProcess[str]:
-        engine = shutil.which("podman") or "docker"
+        engine = devstack.container_engine()
         return subprocess.run([engine, *args], capture_output=True, text=True, check=False)  # noqa: S603
 
     def _all_healthy(self) -> bool:
@@ -197,7 +199,7 @@ except urllib.error.HTTPError as error:
 print(answer.status)
 print(answer.read().decode())
 """
-        engine = shutil.which("podman") or "docker"
+        engine = devstack.container_engine()
         done = subprocess.run(  # noqa: S603
             [engine, "exec", "-i", container, "python", "-c", script, method, path],
             input=body or "",
